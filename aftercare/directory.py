@@ -1,0 +1,160 @@
+"""Teams and the owners who work their follow-up tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+
+from aftercare.cases import Email
+from aftercare.db import write_transaction
+from aftercare.errors import Conflict, InvalidInput, NotFound
+from aftercare.routing import open_task_counts
+from aftercare.tables import Owner, Team
+
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class NewTeam(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    slug: Slug
+    name: Name
+
+
+class TeamView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    slug: str
+    name: str
+    created_at: dt.datetime
+
+
+class NewOwner(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    email: Email
+    name: Name
+    team: Slug | None = None
+    active: bool = True
+
+
+class OwnerChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    team: Slug | None | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class OwnerView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    email: str
+    name: str
+    team: str | None
+    active: bool
+    open_tasks: int
+    created_at: dt.datetime
+
+
+async def create_team(team: NewTeam, *, now: dt.datetime) -> TeamView:
+    async with write_transaction():
+        inserted = (
+            await Team.insert(Team(slug=team.slug, name=team.name, created_at=now))
+            .on_conflict(target=Team.slug, action="DO NOTHING")
+            .returning(*Team.all_columns())
+        )
+    if not inserted:
+        raise Conflict(f"A team with slug {team.slug!r} already exists.")
+    return msgspec.convert(inserted[0], TeamView)
+
+
+async def list_teams() -> list[TeamView]:
+    rows = await Team.select().order_by(Team.slug)
+    return msgspec.convert(rows, list[TeamView])
+
+
+async def get_team(slug: str) -> TeamView:
+    row = await Team.select().where(Team.slug == slug).first()
+    if row is None:
+        raise NotFound(f"No team with slug {slug!r}.")
+    return msgspec.convert(row, TeamView)
+
+
+async def create_owner(owner: NewOwner, *, now: dt.datetime) -> OwnerView:
+    async with write_transaction():
+        team_id = await _team_id(owner.team)
+        inserted = (
+            await Owner.insert(
+                Owner(
+                    email=owner.email.lower(),
+                    name=owner.name,
+                    team=team_id,
+                    active=owner.active,
+                    created_at=now,
+                )
+            )
+            .on_conflict(target=Owner.email, action="DO NOTHING")
+            .returning(Owner.id)
+        )
+    if not inserted:
+        raise Conflict(f"An owner with email {owner.email!r} already exists.")
+    return await get_owner(inserted[0]["id"])
+
+
+async def update_owner(owner_id: int, changes: OwnerChanges) -> OwnerView:
+    values: dict[Any, Any] = {}
+    async with write_transaction():
+        if changes.name is not msgspec.UNSET:
+            values[Owner.name] = changes.name
+        if changes.active is not msgspec.UNSET:
+            values[Owner.active] = changes.active
+        if changes.team is not msgspec.UNSET:
+            values[Owner.team] = await _team_id(changes.team)
+        if values:
+            updated = await Owner.update(values).where(Owner.id == owner_id).returning(Owner.id)
+            if not updated:
+                raise NotFound(f"No owner with id {owner_id}.")
+    return await get_owner(owner_id)
+
+
+async def list_owners(team: str | None = None) -> list[OwnerView]:
+    query = Owner.select(Owner.id)
+    if team is not None:
+        query = query.where(Owner.team.slug == team)
+    rows = await query.order_by(Owner.email)
+    return await _owner_views([row["id"] for row in rows])
+
+
+async def get_owner(owner_id: int) -> OwnerView:
+    views = await _owner_views([owner_id])
+    if not views:
+        raise NotFound(f"No owner with id {owner_id}.")
+    return views[0]
+
+
+async def _owner_views(owner_ids: list[int]) -> list[OwnerView]:
+    if not owner_ids:
+        return []
+    rows = await (
+        Owner.select(*Owner.all_columns(exclude=[Owner.team]), Owner.team.slug.as_alias("team"))
+        .where(Owner.id.is_in(owner_ids))
+        .order_by(Owner.email)
+    )
+    open_tasks = await open_task_counts(owner_ids)
+    return [
+        OwnerView(
+            id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            team=row["team"],
+            active=bool(row["active"]),
+            open_tasks=open_tasks.get(row["id"], 0),
+            created_at=row["created_at"],
+        )
+        for row in rows
+    ]
+
+
+async def _team_id(slug: str | None) -> int | None:
+    if slug is None:
+        return None
+    row = await Team.select(Team.id).where(Team.slug == slug).first()
+    if row is None:
+        raise InvalidInput("team", f"no team with slug {slug!r}; create it first")
+    return int(row["id"])

@@ -1,0 +1,154 @@
+"""A customer answers a survey: store the answer once and ask for its analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+import msgspec
+
+from aftercare.clock import Clock
+from aftercare.db import write_transaction
+from aftercare.errors import AlreadyAnswered, InvalidInput, NotFound
+from aftercare.outbox import ANALYSE_RESPONSES, add_message
+from aftercare.surveys import TOKEN_PATTERN
+from aftercare.tables import Analysis, FollowUpTask, Invitation, SurveyResponse
+
+Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
+Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
+# Control characters other than tab and newlines would only corrupt reports (and NUL breaks
+# PostgreSQL text), so they are dropped rather than rejected.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class SurveyAnswers(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    nps: Nps
+    csat: Csat
+    comment: str = ""
+
+
+class ResponseSubmission(SurveyAnswers, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A survey answer sent to the JSON API, with the token from the survey link."""
+
+    token: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    case_id: int
+    invitation_id: int
+    nps: int | None
+    csat: int | None
+    comment: str
+    submitted_at: dt.datetime
+    status: str
+    sentiment_label: str | None = None
+    sentiment_score: float | None = None
+    model_version: str | None = None
+    analysed_at: dt.datetime | None = None
+    negative: bool | None = None
+    negative_reasons: list[str] = []
+    follow_up_task_id: int | None = None
+
+
+def clean_comment(comment: str, max_chars: int) -> str:
+    """The comment as stored: trimmed, without control characters, within the length limit."""
+    cleaned = CONTROL_CHARACTERS.sub("", comment).strip()
+    if len(cleaned) > max_chars:
+        raise InvalidInput(
+            "comment", f"must be at most {max_chars} characters (got {len(cleaned)})"
+        )
+    return cleaned
+
+
+async def submit_response(
+    token: str, answers: SurveyAnswers, *, comment_max_chars: int, clock: Clock
+) -> int:
+    """Store a customer's answers and request their analysis; return the response id.
+
+    The response row and its outbox message are written in one transaction. A link answers
+    once: a second submit raises AlreadyAnswered and leaves the stored answer unchanged.
+    """
+    comment = clean_comment(answers.comment, comment_max_chars)
+    if not TOKEN_PATTERN.match(token):
+        raise NotFound("This survey link is not valid.")
+    now = clock()
+    async with write_transaction():
+        invitation = (
+            await Invitation.select(Invitation.id, Invitation.answered_at, Invitation.support_case)
+            .where(Invitation.token == token)
+            .first()
+        )
+        if invitation is None:
+            raise NotFound("This survey link is not valid.")
+        if invitation["answered_at"] is not None:
+            raise AlreadyAnswered("This survey has already been answered. Thank you!")
+        inserted = (
+            await SurveyResponse.insert(
+                SurveyResponse(
+                    invitation=invitation["id"],
+                    support_case=invitation["support_case"],
+                    nps=answers.nps,
+                    csat=answers.csat,
+                    comment=comment,
+                    answers=msgspec.json.encode(
+                        {"nps": answers.nps, "csat": answers.csat, "comment": comment}
+                    ).decode(),
+                    submitted_at=now,
+                    status="pending",
+                    analysis_requested_at=now,
+                )
+            )
+            .on_conflict(target=SurveyResponse.invitation, action="DO NOTHING")
+            .returning(SurveyResponse.id)
+        )
+        if not inserted:
+            raise AlreadyAnswered("This survey has already been answered. Thank you!")
+        response_id = int(inserted[0]["id"])
+        await Invitation.update({Invitation.answered_at: now}).where(
+            Invitation.id == invitation["id"]
+        )
+        await add_message(ANALYSE_RESPONSES, {"response_ids": [response_id]}, now)
+    return response_id
+
+
+async def get_response(response_id: int) -> ResponseView:
+    """A response with its analysis and follow-up task, once they exist."""
+    row = (
+        await SurveyResponse.select(
+            SurveyResponse.all_columns(exclude=[SurveyResponse.answers]),
+        )
+        .where(SurveyResponse.id == response_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No response with id {response_id}.")
+    analysis = await Analysis.select().where(Analysis.response == response_id).first()
+    task = (
+        await FollowUpTask.select(FollowUpTask.id)
+        .where(FollowUpTask.response == response_id)
+        .first()
+    )
+    view = ResponseView(
+        id=row["id"],
+        case_id=row["support_case"],
+        invitation_id=row["invitation"],
+        nps=row["nps"],
+        csat=row["csat"],
+        comment=row["comment"],
+        submitted_at=row["submitted_at"],
+        status=row["status"],
+        follow_up_task_id=task["id"] if task else None,
+    )
+    if analysis is None:
+        return view
+    return msgspec.structs.replace(
+        view,
+        sentiment_label=analysis["sentiment_label"],
+        sentiment_score=analysis["sentiment_score"],
+        model_version=analysis["model_version"] or None,
+        analysed_at=analysis["analysed_at"],
+        negative=analysis["is_negative"],
+        negative_reasons=msgspec.json.decode(analysis["negative_reasons"]),
+    )

@@ -1,0 +1,64 @@
+"""Who follows up: every assignment decision goes through `choose_assignee`.
+
+Today the rule is "the team's active owner with the fewest open tasks, else the fallback owner";
+routing rules stored as data will replace this function's body, not its callers.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from piccolo.query.functions.aggregate import Count
+
+from aftercare.tables import FollowUpTask, Owner
+
+OPEN_STATUSES = ("open", "in_progress", "waiting_on_customer")
+
+
+class Assignment(msgspec.Struct, frozen=True, kw_only=True):
+    owner_id: int | None
+    team_id: int | None
+    # Why this owner: shown in the task's history.
+    rule: str
+
+
+async def choose_assignee(team_id: int | None, fallback_owner_email: str) -> Assignment:
+    """Pick the owner for a new follow-up task on a case handled by `team_id`."""
+    if team_id is not None:
+        owner_id = await _least_loaded_owner(team_id)
+        if owner_id is not None:
+            return Assignment(
+                owner_id=owner_id, team_id=team_id, rule="team owner with the fewest open tasks"
+            )
+    if fallback_owner_email:
+        fallback = (
+            await Owner.select(Owner.id)
+            .where(Owner.email == fallback_owner_email.lower(), Owner.active.eq(True))
+            .first()
+        )
+        if fallback:
+            return Assignment(owner_id=fallback["id"], team_id=team_id, rule="fallback owner")
+    return Assignment(
+        owner_id=None, team_id=team_id, rule="unassigned: no team owner and no fallback owner"
+    )
+
+
+async def _least_loaded_owner(team_id: int) -> int | None:
+    owners = await Owner.select(Owner.id).where(Owner.team == team_id, Owner.active.eq(True))
+    if not owners:
+        return None
+    owner_ids = [row["id"] for row in owners]
+    load = await open_task_counts(owner_ids)
+    # Ties go to the longest-standing owner, so the choice is stable and testable.
+    return min(owner_ids, key=lambda owner_id: (load.get(owner_id, 0), owner_id))
+
+
+async def open_task_counts(owner_ids: list[int]) -> dict[int, int]:
+    """How many open tasks each owner has (owners without any are absent)."""
+    if not owner_ids:
+        return {}
+    counts = await (
+        FollowUpTask.select(FollowUpTask.owner, Count(FollowUpTask.id, alias="open_tasks"))
+        .where(FollowUpTask.owner.is_in(owner_ids), FollowUpTask.status.is_in(OPEN_STATUSES))
+        .group_by(FollowUpTask.owner)
+    )
+    return {row["owner"]: row["open_tasks"] for row in counts}

@@ -1,0 +1,99 @@
+"""One typed Settings object, read from the environment (names documented in README.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+ENV_PREFIX = "AFTERCARE_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything that differs between the embedded demo and production."""
+
+    # sqlite:///path/to/file.sqlite or postgresql://user@host:5432/db
+    database_url: str = "sqlite:///var/aftercare.sqlite"
+    # stub:// (in-process), amqp://guest:guest@host:5672/%2F or redis://host:6379/0
+    broker_url: str = "stub://"
+    # Run a dramatiq.Worker inside the web process; "auto" means: only with the stub broker.
+    embedded_worker: Literal["auto", "on", "off"] = "auto"
+    api_token: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "var"
+    follow_up_sla_hours: float = 24.0
+    fallback_owner_email: str = ""
+    negative_sentiment_threshold: float = 0.6
+    comment_max_chars: int = 5000
+    # A response still pending analysis after this long is re-sent to the workers.
+    analysis_sweep_after_seconds: float = 60.0
+    housekeeping_interval_seconds: float = 2.0
+    analysis_batch_size: int = 32
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def broker_kind(self) -> Literal["stub", "rabbitmq", "redis"]:
+        scheme = self.broker_url.split(":", 1)[0]
+        if scheme == "stub":
+            return "stub"
+        if scheme in ("amqp", "amqps"):
+            return "rabbitmq"
+        if scheme in ("redis", "rediss"):
+            return "redis"
+        raise SettingsError(
+            f"AFTERCARE_BROKER_URL: unknown scheme {scheme!r} (use stub, amqp or redis)"
+        )
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker == "auto":
+            return self.broker_kind == "stub"
+        return self.embedded_worker == "on"
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value that cannot be used."""
+
+
+def setting_env_names() -> dict[str, str]:
+    """Map each environment variable name to its Settings field."""
+    return {ENV_PREFIX + field.upper(): field for field in Settings.__struct_fields__}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read Settings from AFTERCARE_* environment variables, with defaults for the demo."""
+    environ = dict(os.environ if environ is None else environ)
+    raw = {field: environ[name] for name, field in setting_env_names().items() if name in environ}
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(f"invalid setting: {error}") from error
+    settings.broker_kind  # noqa: B018 - validates the scheme early
+    if not settings.api_token:
+        settings = msgspec.structs.replace(settings, api_token=stored_api_token(settings.data_dir))
+    return settings
+
+
+def stored_api_token(data_dir: str) -> str:
+    """The embedded default's API token: generated once and kept in the data directory."""
+    path = Path(data_dir) / "api-token"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token

@@ -1,0 +1,151 @@
+"""Piccolo tables: one per noun of the feedback loop.
+
+Unique constraints and foreign keys live in each table's first migration, because SQLite cannot
+add them later (see STACK-NOTES). Timestamps are always written from the injected clock.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Real,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Team(Table):
+    slug = Varchar(length=64, unique=True)
+    name = Varchar(length=200)
+    created_at = Timestamptz()
+
+
+class Owner(Table):
+    email = Varchar(length=320, unique=True)
+    name = Varchar(length=200)
+    team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
+    # Deactivated owners keep their history but get no new tasks.
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Customer(Table):
+    email = Varchar(length=320, unique=True)
+    name = Varchar(length=200)
+    locale = Varchar(length=35, default="en")
+    created_at = Timestamptz()
+
+
+class SupportCase(Table):
+    external_id = Varchar(length=200, unique=True)
+    subject = Varchar(length=500)
+    customer = ForeignKey(Customer, null=False, on_delete=OnDelete.restrict)
+    team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
+    # The team name exactly as the helpdesk sent it, kept even when no Team matches.
+    team_key = Varchar(length=64)
+    agent = Varchar(length=200)
+    closed_at = Timestamptz()
+    created_at = Timestamptz()
+
+
+class Survey(Table):
+    """A survey definition: its questions are data, so later surveys need no schema change."""
+
+    slug = Varchar(length=64, unique=True)
+    version = Integer(default=1)
+    title = Varchar(length=200)
+    questions = JSON()
+    created_at = Timestamptz()
+
+
+class Invitation(Table):
+    support_case = ForeignKey(SupportCase, null=False, unique=True, on_delete=OnDelete.cascade)
+    survey = ForeignKey(Survey, null=False, on_delete=OnDelete.restrict)
+    token = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    answered_at = Timestamptz(null=True, default=None)
+
+
+class SurveyResponse(Table):
+    invitation = ForeignKey(Invitation, null=False, unique=True, on_delete=OnDelete.cascade)
+    support_case = ForeignKey(SupportCase, null=False, on_delete=OnDelete.cascade, index=True)
+    nps = SmallInt(null=True, default=None)
+    csat = SmallInt(null=True, default=None)
+    comment = Text()
+    # Every answer keyed by question, so surveys with other questions fit the same row.
+    answers = JSON()
+    submitted_at = Timestamptz(index=True)
+    # pending -> analysed, or failed after too many attempts (then the scores alone decide).
+    status = Varchar(length=16, default="pending", index=True)
+    analysis_requested_at = Timestamptz()
+    analysis_attempts = Integer(default=1)
+
+
+class Analysis(Table):
+    response = ForeignKey(SurveyResponse, null=False, unique=True, on_delete=OnDelete.cascade)
+    sentiment_label = Varchar(length=16, null=True, default=None)
+    sentiment_score = Real(null=True, default=None)
+    model_version = Varchar(length=64)
+    is_negative = Boolean(default=False)
+    negative_reasons = JSON()
+    # Per-sentence and per-topic results land here as the NLP grows.
+    details = JSON()
+    analysed_at = Timestamptz()
+
+
+class FollowUpTask(Table):
+    # One task per response; a later join table lets one task gather several responses.
+    response = ForeignKey(SurveyResponse, null=False, unique=True, on_delete=OnDelete.cascade)
+    support_case = ForeignKey(SupportCase, null=False, on_delete=OnDelete.cascade)
+    team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
+    owner = ForeignKey(Owner, null=True, on_delete=OnDelete.set_null, index=True)
+    status = Varchar(length=32, default="open", index=True)
+    priority = Varchar(length=16, default="normal")
+    reasons = JSON()
+    due_at = Timestamptz()
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    resolved_at = Timestamptz(null=True, default=None)
+
+
+class TaskEvent(Table):
+    """The history of a task: every change is an event, from its creation on."""
+
+    task = ForeignKey(FollowUpTask, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=32)
+    actor = Varchar(length=320)
+    data = JSON()
+    at = Timestamptz()
+
+
+class OutboxMessage(Table):
+    """Work for the broker, written in the same transaction as the change that causes it."""
+
+    kind = Varchar(length=64)
+    payload = JSON()
+    created_at = Timestamptz()
+    dispatched_at = Timestamptz(null=True, default=None, index=True)
+
+
+# Parents before children: the order migrations create and tests empty them in.
+ALL_TABLES: list[type[Table]] = [
+    Team,
+    Owner,
+    Customer,
+    SupportCase,
+    Survey,
+    Invitation,
+    SurveyResponse,
+    Analysis,
+    FollowUpTask,
+    TaskEvent,
+    OutboxMessage,
+]

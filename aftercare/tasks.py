@@ -1,0 +1,239 @@
+"""Follow-up tasks: one per negative response, routed to an owner, with a deadline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import msgspec
+
+from aftercare.errors import NotFound
+from aftercare.routing import OPEN_STATUSES, choose_assignee
+from aftercare.tables import Analysis, FollowUpTask, SupportCase, TaskEvent
+
+TaskStatus = Literal["open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"]
+
+
+class FollowUpPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """The settings that decide when a response needs a follow-up and how fast."""
+
+    sla_hours: float = 24.0
+    negative_sentiment_threshold: float = 0.6
+    fallback_owner_email: str = ""
+
+
+class PersonRef(msgspec.Struct, frozen=True, kw_only=True):
+    id: int | None
+    email: str
+    name: str
+
+
+class TeamRef(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    slug: str
+    name: str
+
+
+class CustomerRef(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    name: str
+    locale: str
+
+
+class CaseRef(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    external_id: str
+    subject: str
+    agent: str
+    team: str
+    closed_at: dt.datetime
+
+
+class AnswersRef(msgspec.Struct, frozen=True, kw_only=True):
+    response_id: int
+    nps: int | None
+    csat: int | None
+    comment: str
+    submitted_at: dt.datetime
+
+
+class AnalysisRef(msgspec.Struct, frozen=True, kw_only=True):
+    sentiment_label: str | None
+    sentiment_score: float | None
+    model_version: str | None
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    status: str
+    priority: str
+    reasons: list[str]
+    due_at: dt.datetime
+    overdue: bool
+    created_at: dt.datetime
+    owner: PersonRef | None
+    team: TeamRef | None
+    customer: CustomerRef
+    case: CaseRef
+    answers: AnswersRef
+    analysis: AnalysisRef | None
+
+
+async def open_follow_up_task(
+    response_id: int, case_id: int, reasons: list[str], policy: FollowUpPolicy, now: dt.datetime
+) -> int | None:
+    """Open the follow-up task for a negative response; None if it already has one.
+
+    Call inside the transaction that records the analysis, so the two land together.
+    """
+    case = await SupportCase.select(SupportCase.team).where(SupportCase.id == case_id).first()
+    assert case is not None
+    assignment = await choose_assignee(case["team"], policy.fallback_owner_email)
+    inserted = (
+        await FollowUpTask.insert(
+            FollowUpTask(
+                response=response_id,
+                support_case=case_id,
+                team=assignment.team_id,
+                owner=assignment.owner_id,
+                status="open",
+                reasons=msgspec.json.encode(reasons).decode(),
+                due_at=now + dt.timedelta(hours=policy.sla_hours),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        .on_conflict(target=FollowUpTask.response, action="DO NOTHING")
+        .returning(FollowUpTask.id)
+    )
+    if not inserted:
+        return None
+    task_id = int(inserted[0]["id"])
+    await TaskEvent.insert(
+        TaskEvent(
+            task=task_id,
+            kind="created",
+            actor="system",
+            data=msgspec.json.encode(
+                {"reasons": reasons, "owner_id": assignment.owner_id, "rule": assignment.rule}
+            ).decode(),
+            at=now,
+        )
+    )
+    return task_id
+
+
+_TASK_COLUMNS = (
+    FollowUpTask.id,
+    FollowUpTask.status,
+    FollowUpTask.priority,
+    FollowUpTask.reasons,
+    FollowUpTask.due_at,
+    FollowUpTask.created_at,
+    FollowUpTask.owner.id.as_alias("owner_id"),
+    FollowUpTask.owner.email.as_alias("owner_email"),
+    FollowUpTask.owner.name.as_alias("owner_name"),
+    FollowUpTask.team.id.as_alias("team_id"),
+    FollowUpTask.team.slug.as_alias("team_slug"),
+    FollowUpTask.team.name.as_alias("team_name"),
+    FollowUpTask.support_case.id.as_alias("case_id"),
+    FollowUpTask.support_case.external_id.as_alias("case_external_id"),
+    FollowUpTask.support_case.subject.as_alias("case_subject"),
+    FollowUpTask.support_case.agent.as_alias("case_agent"),
+    FollowUpTask.support_case.team_key.as_alias("case_team"),
+    FollowUpTask.support_case.closed_at.as_alias("case_closed_at"),
+    FollowUpTask.support_case.customer.email.as_alias("customer_email"),
+    FollowUpTask.support_case.customer.name.as_alias("customer_name"),
+    FollowUpTask.support_case.customer.locale.as_alias("customer_locale"),
+    FollowUpTask.response.id.as_alias("response_id"),
+    FollowUpTask.response.nps.as_alias("nps"),
+    FollowUpTask.response.csat.as_alias("csat"),
+    FollowUpTask.response.comment.as_alias("comment"),
+    FollowUpTask.response.submitted_at.as_alias("submitted_at"),
+)
+
+
+async def list_tasks(
+    *,
+    now: dt.datetime,
+    owner_email: str | None = None,
+    status: TaskStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[TaskView]:
+    """Tasks with their customer, case, answers and analysis, soonest deadline first."""
+    query = FollowUpTask.select(*_TASK_COLUMNS)
+    if owner_email is not None:
+        query = query.where(FollowUpTask.owner.email == owner_email.lower())
+    if status is not None:
+        query = query.where(FollowUpTask.status == status)
+    rows = (
+        await query.order_by(FollowUpTask.due_at)
+        .order_by(FollowUpTask.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return await _task_views(rows, now)
+
+
+async def get_task(task_id: int, *, now: dt.datetime) -> TaskView:
+    rows = await FollowUpTask.select(*_TASK_COLUMNS).where(FollowUpTask.id == task_id)
+    if not rows:
+        raise NotFound(f"No follow-up task with id {task_id}.")
+    return (await _task_views(rows, now))[0]
+
+
+async def _task_views(rows: list[dict[str, Any]], now: dt.datetime) -> list[TaskView]:
+    if not rows:
+        return []
+    analyses = await Analysis.select(
+        Analysis.response,
+        Analysis.sentiment_label,
+        Analysis.sentiment_score,
+        Analysis.model_version,
+    ).where(Analysis.response.is_in([row["response_id"] for row in rows]))
+    by_response = {row["response"]: row for row in analyses}
+    return [_task_view(row, by_response.get(row["response_id"]), now) for row in rows]
+
+
+def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.datetime) -> TaskView:
+    return TaskView(
+        id=row["id"],
+        status=row["status"],
+        priority=row["priority"],
+        reasons=msgspec.json.decode(row["reasons"]),
+        due_at=row["due_at"],
+        overdue=row["status"] in OPEN_STATUSES and row["due_at"] < now,
+        created_at=row["created_at"],
+        owner=PersonRef(id=row["owner_id"], email=row["owner_email"], name=row["owner_name"])
+        if row["owner_id"] is not None
+        else None,
+        team=TeamRef(id=row["team_id"], slug=row["team_slug"], name=row["team_name"])
+        if row["team_id"] is not None
+        else None,
+        customer=CustomerRef(
+            email=row["customer_email"], name=row["customer_name"], locale=row["customer_locale"]
+        ),
+        case=CaseRef(
+            id=row["case_id"],
+            external_id=row["case_external_id"],
+            subject=row["case_subject"],
+            agent=row["case_agent"],
+            team=row["case_team"],
+            closed_at=row["case_closed_at"],
+        ),
+        answers=AnswersRef(
+            response_id=row["response_id"],
+            nps=row["nps"],
+            csat=row["csat"],
+            comment=row["comment"],
+            submitted_at=row["submitted_at"],
+        ),
+        analysis=AnalysisRef(
+            sentiment_label=analysis["sentiment_label"],
+            sentiment_score=analysis["sentiment_score"],
+            model_version=analysis["model_version"] or None,
+        )
+        if analysis
+        else None,
+    )
