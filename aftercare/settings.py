@@ -32,6 +32,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     comment_max_chars: int = 5000
     # A response still pending analysis after this long is re-sent to the workers.
     analysis_sweep_after_seconds: float = 60.0
+    # After this many requests for one response, its scores alone decide (a poisoned text).
+    analysis_max_attempts: int = 5
     housekeeping_interval_seconds: float = 2.0
     analysis_batch_size: int = 32
     log_level: str = "INFO"

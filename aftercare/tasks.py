@@ -9,6 +9,7 @@ import msgspec
 
 from aftercare.errors import NotFound
 from aftercare.routing import OPEN_STATUSES, choose_assignee
+from aftercare.settings import Settings
 from aftercare.tables import Analysis, FollowUpTask, SupportCase, TaskEvent
 
 TaskStatus = Literal["open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"]
@@ -20,6 +21,14 @@ class FollowUpPolicy(msgspec.Struct, frozen=True, kw_only=True):
     sla_hours: float = 24.0
     negative_sentiment_threshold: float = 0.6
     fallback_owner_email: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FollowUpPolicy:
+        return cls(
+            sla_hours=settings.follow_up_sla_hours,
+            negative_sentiment_threshold=settings.negative_sentiment_threshold,
+            fallback_owner_email=settings.fallback_owner_email,
+        )
 
 
 class PersonRef(msgspec.Struct, frozen=True, kw_only=True):

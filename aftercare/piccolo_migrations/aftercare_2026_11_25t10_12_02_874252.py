@@ -1,16 +1,17 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import JSON
-from piccolo.columns.column_types import Real
-from piccolo.columns.column_types import Serial
-from piccolo.columns.column_types import SmallInt
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Real,
+    Serial,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
@@ -126,17 +127,11 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="aftercare", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="aftercare", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Customer", tablename="customer", schema=None, columns=None
-    )
+    manager.add_table(class_name="Customer", tablename="customer", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="TaskEvent", tablename="task_event", schema=None, columns=None
-    )
+    manager.add_table(class_name="TaskEvent", tablename="task_event", schema=None, columns=None)
 
     manager.add_table(
         class_name="FollowUpTask",
@@ -145,9 +140,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Analysis", tablename="analysis", schema=None, columns=None
-    )
+    manager.add_table(class_name="Analysis", tablename="analysis", schema=None, columns=None)
 
     manager.add_table(
         class_name="OutboxMessage",
@@ -156,21 +149,13 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Team", tablename="team", schema=None, columns=None
-    )
+    manager.add_table(class_name="Team", tablename="team", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Owner", tablename="owner", schema=None, columns=None
-    )
+    manager.add_table(class_name="Owner", tablename="owner", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Survey", tablename="survey", schema=None, columns=None
-    )
+    manager.add_table(class_name="Survey", tablename="survey", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Invitation", tablename="invitation", schema=None, columns=None
-    )
+    manager.add_table(class_name="Invitation", tablename="invitation", schema=None, columns=None)
 
     manager.add_table(
         class_name="SurveyResponse",

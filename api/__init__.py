@@ -1,0 +1,1 @@
+"""The HTTP edge: Litestar app factory, one controller per resource, auth, problem details."""

@@ -1,0 +1,25 @@
+"""Bearer-token auth for the API (one token from settings until roles arrive)."""
+
+from __future__ import annotations
+
+import hmac
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+
+from aftercare.settings import Settings
+
+
+def require_api_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard: the request must carry `Authorization: Bearer <AFTERCARE_API_TOKEN>`."""
+    settings: Settings = connection.app.state.settings
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException(
+            "Missing bearer token.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not hmac.compare_digest(token.strip().encode(), settings.api_token.encode()):
+        raise NotAuthorizedException(
+            "Invalid bearer token.", headers={"WWW-Authenticate": "Bearer"}
+        )

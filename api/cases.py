@@ -1,0 +1,37 @@
+"""POST /api/v1/cases/closed: a helpdesk reports a closed case; we invite the customer."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, post
+
+from aftercare.cases import CaseInvitation, ClosedCase, record_closed_case
+from aftercare.clock import Clock
+from aftercare.settings import Settings
+from api.problems import decode_body
+
+MAX_CASE_BODY = 64 * 1024
+
+
+class CaseController(Controller):
+    path = "/cases"
+    tags = ["cases"]
+
+    @post(
+        "/closed",
+        summary="Report a closed support case",
+        description="Creates the case and its survey invitation (201). The same external_id "
+        "again returns the existing invitation (200), never a second one.",
+        request_max_body_size=MAX_CASE_BODY,
+        status_code=201,
+    )
+    async def close_case(
+        self,
+        body: bytes,
+        settings: Settings,
+        clock: Clock,
+    ) -> Response[CaseInvitation]:
+        case = decode_body(body, ClosedCase)
+        invitation, created = await record_closed_case(
+            case, public_url=settings.public_url, clock=clock
+        )
+        return Response(invitation, status_code=201 if created else 200)

@@ -1,0 +1,54 @@
+"""Teams and owners: who follows up on negative responses."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+
+from aftercare import directory
+from aftercare.clock import Clock
+from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
+from api.problems import decode_body
+
+MAX_DIRECTORY_BODY = 16 * 1024
+
+
+class TeamController(Controller):
+    path = "/teams"
+    tags = ["teams"]
+
+    @get("/", summary="All teams")
+    async def list(self) -> list[TeamView]:
+        return await directory.list_teams()
+
+    @post("/", summary="Create a team", request_max_body_size=MAX_DIRECTORY_BODY)
+    async def create(self, body: bytes, clock: Clock) -> TeamView:
+        return await directory.create_team(decode_body(body, NewTeam), now=clock())
+
+    @get("/{slug:str}", summary="One team")
+    async def read(self, slug: str) -> TeamView:
+        return await directory.get_team(slug)
+
+
+class OwnerController(Controller):
+    path = "/owners"
+    tags = ["owners"]
+
+    @get("/", summary="All owners, optionally of one team")
+    async def list(self, team: str | None = None) -> list[OwnerView]:
+        return await directory.list_owners(team)
+
+    @post("/", summary="Create an owner", request_max_body_size=MAX_DIRECTORY_BODY)
+    async def create(self, body: bytes, clock: Clock) -> OwnerView:
+        return await directory.create_owner(decode_body(body, NewOwner), now=clock())
+
+    @get("/{owner_id:int}", summary="One owner")
+    async def read(self, owner_id: int) -> OwnerView:
+        return await directory.get_owner(owner_id)
+
+    @patch(
+        "/{owner_id:int}",
+        summary="Change an owner's name, team or active flag",
+        request_max_body_size=MAX_DIRECTORY_BODY,
+    )
+    async def update(self, owner_id: int, body: bytes) -> OwnerView:
+        return await directory.update_owner(owner_id, decode_body(body, OwnerChanges))

@@ -1,0 +1,59 @@
+"""Survey responses over JSON: submit with a survey token, read back with the analysis."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get, post
+
+from aftercare.clock import Clock
+from aftercare.responses import (
+    ResponseSubmission,
+    ResponseView,
+    SurveyAnswers,
+    get_response,
+    submit_response,
+)
+from aftercare.settings import Settings
+from api.problems import decode_body
+from worker.housekeeping import Housekeeper
+
+# Room for a comment well over the limit, so it gets a clear "at most N characters" error
+# rather than a bare 413.
+MAX_RESPONSE_BODY = 256 * 1024
+
+
+class ResponseCreated(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    status: str
+
+
+class ResponseController(Controller):
+    path = "/responses"
+    tags = ["responses"]
+
+    @post(
+        "/",
+        summary="Submit survey answers",
+        description="JSON `{token, nps, csat, comment}`. 201 once; 409 if the link was used.",
+        request_max_body_size=MAX_RESPONSE_BODY,
+        status_code=201,
+    )
+    async def submit(
+        self, body: bytes, settings: Settings, clock: Clock, housekeeper: Housekeeper
+    ) -> ResponseCreated:
+        submission = decode_body(body, ResponseSubmission)
+        answers = SurveyAnswers(
+            nps=submission.nps, csat=submission.csat, comment=submission.comment
+        )
+        response_id = await submit_response(
+            submission.token,
+            answers,
+            comment_max_chars=settings.comment_max_chars,
+            clock=clock,
+        )
+        housekeeper.wake()
+        return ResponseCreated(id=response_id, status="pending")
+
+    @get("/{response_id:int}", summary="A response with its analysis once done")
+    async def read(self, response_id: int) -> ResponseView:
+        return await get_response(response_id)

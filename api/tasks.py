@@ -1,0 +1,33 @@
+"""Follow-up tasks for owners' inboxes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from aftercare.clock import Clock
+from aftercare.tasks import TaskStatus, TaskView, get_task, list_tasks
+
+
+class TaskController(Controller):
+    path = "/tasks"
+    tags = ["tasks"]
+
+    @get("/", summary="List follow-up tasks, soonest deadline first")
+    async def list(
+        self,
+        clock: Clock,
+        owner: Annotated[str | None, Parameter(description="Owner email", max_length=320)] = None,
+        status: TaskStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> list[TaskView]:
+        return await list_tasks(
+            now=clock(), owner_email=owner, status=status, limit=limit, offset=offset
+        )
+
+    @get("/{task_id:int}", summary="One follow-up task")
+    async def read(self, task_id: int, clock: Clock) -> TaskView:
+        return await get_task(task_id, now=clock())

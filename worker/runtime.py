@@ -1,0 +1,51 @@
+"""What actors need besides their message: settings, a clock and the sentiment analyser.
+
+Read from the environment by default; tests and the embedded mode hand in their own.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aftercare.analysis import Analyser
+from aftercare.clock import Clock, system_clock
+from aftercare.settings import Settings, load_settings
+
+
+class WorkerRuntime:
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.clock: Clock = system_clock
+        self.analyser: Analyser | None = None
+
+    def configure(
+        self,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        analyser: Analyser | None = None,
+    ) -> None:
+        if settings is not None:
+            self.settings = settings
+        if clock is not None:
+            self.clock = clock
+        if analyser is not None:
+            self.analyser = analyser
+
+    def get_settings(self) -> Settings:
+        if self.settings is None:
+            self.settings = load_settings()
+        return self.settings
+
+    def get_analyser(self) -> Analyser:
+        return self.analyser or default_analyser()
+
+
+@cache
+def default_analyser() -> Analyser:
+    """The packaged sentiment model, loaded once per process on first use."""
+    from nlp.sentiment import get_model
+
+    return get_model().analyse
+
+
+runtime = WorkerRuntime()
