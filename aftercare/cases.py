@@ -9,8 +9,9 @@ import msgspec
 
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
+from aftercare.errors import NotFound
 from aftercare.surveys import ensure_default_survey, new_token, survey_url
-from aftercare.tables import Customer, Invitation, SupportCase, Team
+from aftercare.tables import Customer, Invitation, SupportCase, SurveyResponse, Team
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$"
@@ -39,6 +40,20 @@ class CaseInvitation(msgspec.Struct, frozen=True, kw_only=True):
     case_id: int
     invitation_id: int
     survey_url: str
+
+
+class CaseView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    external_id: str
+    subject: str
+    team: str
+    agent: str
+    closed_at: dt.datetime
+    customer: CustomerDetails
+    invitation_id: int
+    survey_url: str
+    answered_at: dt.datetime | None
+    response_id: int | None
 
 
 async def record_closed_case(
@@ -89,6 +104,45 @@ async def record_closed_case(
     raced = await _invitation_for_case(case.external_id, public_url)
     assert raced is not None
     return raced, False
+
+
+async def get_case(case_id: int, *, public_url: str) -> CaseView:
+    """A case with its customer, its survey link and, once answered, its response id."""
+    row = (
+        await Invitation.select(
+            Invitation.id,
+            Invitation.token,
+            Invitation.answered_at,
+            *Invitation.support_case.all_columns(),
+            Invitation.support_case.customer.email.as_alias("customer_email"),
+            Invitation.support_case.customer.name.as_alias("customer_name"),
+            Invitation.support_case.customer.locale.as_alias("customer_locale"),
+        )
+        .where(Invitation.support_case.id == case_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No case with id {case_id}.")
+    response = (
+        await SurveyResponse.select(SurveyResponse.id)
+        .where(SurveyResponse.invitation == row["id"])
+        .first()
+    )
+    return CaseView(
+        id=row["support_case.id"],
+        external_id=row["support_case.external_id"],
+        subject=row["support_case.subject"],
+        team=row["support_case.team_key"],
+        agent=row["support_case.agent"],
+        closed_at=row["support_case.closed_at"],
+        customer=CustomerDetails(
+            email=row["customer_email"], name=row["customer_name"], locale=row["customer_locale"]
+        ),
+        invitation_id=row["id"],
+        survey_url=survey_url(public_url, row["token"]),
+        answered_at=row["answered_at"],
+        response_id=response["id"] if response else None,
+    )
 
 
 async def _invitation_for_case(external_id: str, public_url: str) -> CaseInvitation | None:

@@ -11,10 +11,11 @@ from typing import Any
 
 import anyio
 from litestar import Litestar, Router
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -33,7 +34,7 @@ from api.problems import domain_problem, storage_problem
 from api.responses import ResponseController
 from api.tasks import TaskController
 from web import STATIC_DIR, TEMPLATES_DIR
-from web.survey_pages import SurveyPageController, error_page
+from web.survey_pages import SurveyPageController, error_page, home
 from worker.broker import broker
 from worker.housekeeping import Housekeeper
 from worker.runtime import runtime
@@ -44,9 +45,9 @@ API_VERSION = "1.0.0"
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: NamedDependency[Settings] | None = None,
     *,
-    clock: Clock = system_clock,
+    clock: NamedDependency[Clock] = system_clock,
     analyser: Analyser | None = None,
 ) -> Litestar:
     """Build the whole product's web app: JSON API, survey pages, and (embedded) workers."""
@@ -67,7 +68,7 @@ def create_app(
     )
     pages = Router(
         path="/",
-        route_handlers=[SurveyPageController],
+        route_handlers=[SurveyPageController, home],
         exception_handlers={DomainError: error_page, HTTPException: error_page},
     )
     static = create_static_files_router(
@@ -111,7 +112,7 @@ def create_app(
 @contextlib.asynccontextmanager
 async def _background_work(app: Litestar) -> AsyncIterator[None]:
     """Housekeeping (outbox relay, sweep) always; a dramatiq.Worker too in embedded mode."""
-    settings: Settings = app.state.settings
+    settings: NamedDependency[Settings] = app.state.settings
     worker = None
     if settings.runs_embedded_worker:
         from worker.embedded import start_embedded_worker
@@ -130,7 +131,7 @@ async def _background_work(app: Litestar) -> AsyncIterator[None]:
             await anyio.to_thread.run_sync(worker.stop)
 
 
-def _check_broker_matches(settings: Settings) -> None:
+def _check_broker_matches(settings: NamedDependency[Settings]) -> None:
     expected = {"stub": "StubBroker", "rabbitmq": "RabbitmqBroker", "redis": "RedisBroker"}
     if type(broker).__name__ != expected[settings.broker_kind]:
         raise SettingsError(

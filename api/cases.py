@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, post
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, RawBody
 
-from aftercare.cases import CaseInvitation, ClosedCase, record_closed_case
+from aftercare.cases import CaseInvitation, CaseView, ClosedCase, get_case, record_closed_case
 from aftercare.clock import Clock
 from aftercare.settings import Settings
 from api.problems import decode_body
@@ -26,12 +28,16 @@ class CaseController(Controller):
     )
     async def close_case(
         self,
-        body: bytes,
-        settings: Settings,
-        clock: Clock,
+        body: RawBody,
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
     ) -> Response[CaseInvitation]:
         case = decode_body(body, ClosedCase)
         invitation, created = await record_closed_case(
             case, public_url=settings.public_url, clock=clock
         )
         return Response(invitation, status_code=201 if created else 200)
+
+    @get("/{case_id:int}", summary="A case with its survey link and response id")
+    async def read(self, case_id: FromPath[int], settings: NamedDependency[Settings]) -> CaseView:
+        return await get_case(case_id, public_url=settings.public_url)

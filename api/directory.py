@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, RawBody
 
 from aftercare import directory
 from aftercare.clock import Clock
@@ -21,11 +23,11 @@ class TeamController(Controller):
         return await directory.list_teams()
 
     @post("/", summary="Create a team", request_max_body_size=MAX_DIRECTORY_BODY)
-    async def create(self, body: bytes, clock: Clock) -> TeamView:
+    async def create(self, body: RawBody, clock: NamedDependency[Clock]) -> TeamView:
         return await directory.create_team(decode_body(body, NewTeam), now=clock())
 
     @get("/{slug:str}", summary="One team")
-    async def read(self, slug: str) -> TeamView:
+    async def read(self, slug: FromPath[str]) -> TeamView:
         return await directory.get_team(slug)
 
 
@@ -34,15 +36,15 @@ class OwnerController(Controller):
     tags = ["owners"]
 
     @get("/", summary="All owners, optionally of one team")
-    async def list(self, team: str | None = None) -> list[OwnerView]:
+    async def list(self, team: FromQuery[str | None] = None) -> list[OwnerView]:
         return await directory.list_owners(team)
 
     @post("/", summary="Create an owner", request_max_body_size=MAX_DIRECTORY_BODY)
-    async def create(self, body: bytes, clock: Clock) -> OwnerView:
+    async def create(self, body: RawBody, clock: NamedDependency[Clock]) -> OwnerView:
         return await directory.create_owner(decode_body(body, NewOwner), now=clock())
 
     @get("/{owner_id:int}", summary="One owner")
-    async def read(self, owner_id: int) -> OwnerView:
+    async def read(self, owner_id: FromPath[int]) -> OwnerView:
         return await directory.get_owner(owner_id)
 
     @patch(
@@ -50,5 +52,5 @@ class OwnerController(Controller):
         summary="Change an owner's name, team or active flag",
         request_max_body_size=MAX_DIRECTORY_BODY,
     )
-    async def update(self, owner_id: int, body: bytes) -> OwnerView:
+    async def update(self, owner_id: FromPath[int], body: RawBody) -> OwnerView:
         return await directory.update_owner(owner_id, decode_body(body, OwnerChanges))

@@ -11,7 +11,7 @@ from aftercare.db import database_is_reachable
 from worker.broker import broker
 
 
-class Health(msgspec.Struct, frozen=True, kw_only=True):
+class Health(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     status: str
     database: str | None = None
     broker: str | None = None

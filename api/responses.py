@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, RawBody
 
 from aftercare.clock import Clock
 from aftercare.responses import (
@@ -39,7 +41,11 @@ class ResponseController(Controller):
         status_code=201,
     )
     async def submit(
-        self, body: bytes, settings: Settings, clock: Clock, housekeeper: Housekeeper
+        self,
+        body: RawBody,
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
+        housekeeper: NamedDependency[Housekeeper],
     ) -> ResponseCreated:
         submission = decode_body(body, ResponseSubmission)
         answers = SurveyAnswers(
@@ -55,5 +61,5 @@ class ResponseController(Controller):
         return ResponseCreated(id=response_id, status="pending")
 
     @get("/{response_id:int}", summary="A response with its analysis once done")
-    async def read(self, response_id: int) -> ResponseView:
+    async def read(self, response_id: FromPath[int]) -> ResponseView:
         return await get_response(response_id)

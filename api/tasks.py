@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
 
 from aftercare.clock import Clock
 from aftercare.tasks import TaskStatus, TaskView, get_task, list_tasks
@@ -18,9 +19,9 @@ class TaskController(Controller):
     @get("/", summary="List follow-up tasks, soonest deadline first")
     async def list(
         self,
-        clock: Clock,
+        clock: NamedDependency[Clock],
         owner: Annotated[str | None, Parameter(description="Owner email", max_length=320)] = None,
-        status: TaskStatus | None = None,
+        status: FromQuery[TaskStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> list[TaskView]:
@@ -29,5 +30,5 @@ class TaskController(Controller):
         )
 
     @get("/{task_id:int}", summary="One follow-up task")
-    async def read(self, task_id: int, clock: Clock) -> TaskView:
+    async def read(self, task_id: FromPath[int], clock: NamedDependency[Clock]) -> TaskView:
         return await get_task(task_id, now=clock())

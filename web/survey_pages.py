@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -24,7 +26,7 @@ class SurveyPageController(Controller):
     include_in_schema = False
 
     @get("/{token:str}")
-    async def show(self, token: str, settings: Settings) -> Template:
+    async def show(self, token: FromPath[str], settings: NamedDependency[Settings]) -> Template:
         invitation = await find_invitation(token)
         if invitation.answered:
             raise AlreadyAnswered("This survey has already been answered.")
@@ -33,11 +35,11 @@ class SurveyPageController(Controller):
     @post("/{token:str}", request_max_body_size=MAX_FORM_BODY)
     async def submit(
         self,
-        token: str,
+        token: FromPath[str],
         request: Request[Any, Any, Any],
-        settings: Settings,
-        clock: Clock,
-        housekeeper: Housekeeper,
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
+        housekeeper: NamedDependency[Housekeeper],
     ) -> Template | Redirect:
         invitation = await find_invitation(token)
         form = await request.form()
@@ -57,11 +59,16 @@ class SurveyPageController(Controller):
         return Redirect(f"/s/{token}/thanks", status_code=HTTP_303_SEE_OTHER)
 
     @get("/{token:str}/thanks")
-    async def thanks(self, token: str) -> Template:
+    async def thanks(self, token: FromPath[str]) -> Template:
         invitation = await find_invitation(token)
         if not invitation.answered:
             raise NotFound("This survey has not been answered yet.")
         return Template("thanks.html", context={"invitation": invitation})
+
+
+@get("/", include_in_schema=False)
+async def home() -> Template:
+    return Template("home.html")
 
 
 def parse_answers(
@@ -94,7 +101,7 @@ def _choice(raw: str, low: int, high: int) -> int | None:
 
 def _survey_form(
     invitation: InvitationView,
-    settings: Settings,
+    settings: NamedDependency[Settings],
     *,
     values: dict[str, str],
     errors: dict[str, str],

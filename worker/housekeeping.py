@@ -13,7 +13,7 @@ import logging
 
 from aftercare.analysis import finish_without_sentiment
 from aftercare.clock import Clock
-from aftercare.outbox import dispatch_outbox, request_stale_analyses
+from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
 from aftercare.settings import Settings
 from aftercare.tasks import FollowUpPolicy
 from worker.actors import send_to_broker
@@ -21,7 +21,9 @@ from worker.actors import send_to_broker
 log = logging.getLogger(__name__)
 
 
-async def run_housekeeping_once(settings: Settings, clock: Clock) -> int:
+async def run_housekeeping_once(
+    settings: Settings, clock: Clock, send: Send = send_to_broker
+) -> int:
     """One round: sweep stale analyses into the outbox, then relay the outbox to the broker."""
     _, exhausted = await request_stale_analyses(
         clock=clock,
@@ -32,9 +34,7 @@ async def run_housekeeping_once(settings: Settings, clock: Clock) -> int:
         await finish_without_sentiment(
             exhausted, policy=FollowUpPolicy.from_settings(settings), clock=clock
         )
-    return await dispatch_outbox(
-        send_to_broker, clock=clock, batch_size=settings.analysis_batch_size
-    )
+    return await dispatch_outbox(send, clock=clock, batch_size=settings.analysis_batch_size)
 
 
 class Housekeeper:

@@ -1,0 +1,166 @@
+"""At-least-once delivery without double work: duplicates, lost messages, double submits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import dramatiq
+import msgspec
+
+from aftercare import analysis
+from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
+from aftercare.clock import FixedClock
+from aftercare.errors import AlreadyAnswered
+from aftercare.responses import SurveyAnswers, submit_response
+from aftercare.settings import load_settings
+from aftercare.tables import Analysis, FollowUpTask, OutboxMessage, SurveyResponse, TaskEvent
+from aftercare.tasks import FollowUpPolicy
+from api.app import create_app
+from tests.conftest import API_TOKEN, run
+from tests.helpers import ApiClient, survey_token
+from worker.actors import analyse_responses
+from worker.broker import broker
+from worker.housekeeping import run_housekeeping_once
+from worker.runtime import default_analyser
+
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+async def _answered_case(external_id: str, nps: int, comment: str, clock: FixedClock) -> int:
+    case = ClosedCase(external_id=external_id, customer=CustomerDetails(email="pat@example.org"))
+    invitation, _ = await record_closed_case(case, public_url="http://x", clock=clock)
+    return await submit_response(
+        survey_token(invitation.survey_url),
+        SurveyAnswers(nps=nps, csat=2, comment=comment),
+        comment_max_chars=5000,
+        clock=clock,
+    )
+
+
+def test_the_same_analysis_delivered_twice_at_once_creates_one_task(db: None) -> None:
+    clock = FixedClock(NOW)
+
+    async def scenario() -> list[int]:
+        response_id = await _answered_case("DUP-1", 3, "Nobody ever called me back.", clock)
+        # Two workers got the same message and run side by side.
+        return await asyncio.gather(
+            *(
+                analysis.analyse_responses(
+                    [response_id], default_analyser(), policy=FollowUpPolicy(), clock=clock
+                )
+                for _ in range(2)
+            )
+        )
+
+    recorded = run(scenario())
+    assert sorted(recorded) == [0, 1]
+    assert run(Analysis.count()) == 1
+    assert run(FollowUpTask.count()) == 1
+    assert run(TaskEvent.count()) == 1
+
+
+def test_redelivering_a_processed_message_through_the_broker_changes_nothing(
+    api: ApiClient,
+) -> None:
+    case = api.close_case("DUP-2")
+    response = api.submit_json(case["survey_url"], nps=1, csat=1, comment="Still broken.")
+    response_id = response.json()["id"]
+    first = api.wait_until_analysed(response_id)
+
+    for _ in range(2):
+        analyse_responses.send(response_ids=[response_id])
+    broker.join(analyse_responses.queue_name, timeout=30_000)
+
+    assert api.get(f"/api/v1/responses/{response_id}").json() == first
+    assert len(api.tasks()) == 1
+    assert run(Analysis.count()) == 1
+
+
+def test_a_message_lost_with_its_worker_is_resent_by_the_sweep(db: None) -> None:
+    clock = FixedClock(dt.datetime.now(dt.UTC))
+    settings = msgspec.structs.replace(
+        load_settings(), embedded_worker="off", analysis_sweep_after_seconds=60
+    )
+    with ApiClient.for_app(create_app(settings, clock=clock), token=API_TOKEN) as api:
+        case = api.close_case("LOST-1")
+        response_id = api.submit_json(case["survey_url"], nps=2, csat=1).json()["id"]
+        _wait_for(
+            lambda: run(OutboxMessage.count().where(OutboxMessage.dispatched_at.is_null())) == 0
+        )
+        # The worker that took the message died with it: the queue is empty, nothing acked.
+        broker.flush(analyse_responses.queue_name)
+        time.sleep(1.0)  # a few housekeeping rounds: nothing is re-sent before the deadline
+        assert api.get(f"/api/v1/responses/{response_id}").json()["status"] == "pending"
+
+        clock.advance(seconds=61)
+        worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+        worker.start()
+        try:
+            analysed = api.wait_until_analysed(response_id)
+        finally:
+            worker.stop()
+    assert analysed["status"] == "analysed"
+    assert analysed["follow_up_task_id"] is not None
+    assert (
+        run(SurveyResponse.select(SurveyResponse.analysis_attempts).first())["analysis_attempts"]
+        == 2
+    )
+
+
+def test_a_text_that_never_gets_analysed_is_decided_on_its_scores(db: None) -> None:
+    clock = FixedClock(NOW)
+    settings = msgspec.structs.replace(
+        load_settings(), analysis_sweep_after_seconds=60, analysis_max_attempts=2
+    )
+    response_id = run(_answered_case("POISON-1", 4, "a text the model chokes on", clock))
+    sent: list[tuple[str, dict]] = []
+
+    async def record_send(kind: str, payload: dict) -> None:
+        sent.append((kind, payload))
+
+    # No worker answers: every request for analysis goes unanswered.
+    for _ in range(3):
+        run(run_housekeeping_once(settings, clock, send=record_send))
+        clock.advance(seconds=61)
+
+    assert [payload["response_ids"] for _, payload in sent] == [[response_id], [response_id]]
+    row = run(SurveyResponse.select().where(SurveyResponse.id == response_id).first())
+    assert row["status"] == "failed"
+    task = run(FollowUpTask.select().where(FollowUpTask.response == response_id).first())
+    assert task is not None and "nps 4 <= 6" in task["reasons"]
+
+
+def test_a_double_submit_stores_one_response(db: None) -> None:
+    clock = FixedClock(NOW)
+
+    async def scenario() -> list[object]:
+        case = ClosedCase(external_id="TWICE-1", customer=CustomerDetails(email="q@example.org"))
+        invitation, _ = await record_closed_case(case, public_url="http://x", clock=clock)
+        token = survey_token(invitation.survey_url)
+        attempts = [
+            submit_response(
+                token,
+                SurveyAnswers(nps=n, csat=3, comment=f"attempt {n}"),
+                comment_max_chars=5000,
+                clock=clock,
+            )
+            for n in range(8)
+        ]
+        return await asyncio.gather(*attempts, return_exceptions=True)
+
+    outcomes = run(scenario())
+    stored = [outcome for outcome in outcomes if isinstance(outcome, int)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, AlreadyAnswered)]
+    assert len(stored) == 1 and len(refused) == 7
+    assert run(SurveyResponse.count()) == 1
+    assert run(OutboxMessage.count()) == 1
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)

@@ -1,0 +1,152 @@
+"""Browser fixtures: the real app under uvicorn on a free port, and headless Chromium.
+
+Playwright cannot download browsers here, so it drives Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import API_TOKEN
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+SERVER_START_SECONDS = 30.0
+PAGE_TIMEOUT_MS = 15_000
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """A closed case whose survey nobody has answered yet."""
+
+    case_id: int
+    survey_url: str
+
+
+@pytest.fixture
+def live_server(db: None) -> Iterator[str]:
+    """The whole app (pages, API, embedded worker) served by uvicorn; yields its base URL."""
+    from api.app import create_app
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    config = uvicorn.Config(create_app(), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    # Handing uvicorn the bound socket leaves no window for another process to take the port.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            listener.close()
+            raise RuntimeError("the app did not start under uvicorn")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_SECONDS)
+        listener.close()
+
+
+@pytest.fixture
+def api_http(live_server: str) -> Iterator[httpx.Client]:
+    """The live server's JSON API, with the bearer token."""
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    with httpx.Client(base_url=live_server, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def open_case(api_http: httpx.Client, live_server: str) -> OpenCase:
+    """A team with an owner, and a case of theirs just closed: its survey waits for the customer."""
+    _created(api_http.post("/api/v1/teams", json={"slug": "support", "name": "Support"}))
+    owner = {"email": "olivia.owner@example.org", "name": "Olivia Owner", "team": "support"}
+    _created(api_http.post("/api/v1/owners", json=owner))
+    case = {
+        "external_id": "WEB-1",
+        "subject": "Broken router",
+        "customer": {"email": "robin@example.org", "name": "Robin"},
+        "team": "support",
+        "agent": "Sam",
+        "closed_at": "2026-11-20T09:30:00Z",
+    }
+    invitation = _created(api_http.post("/api/v1/cases/closed", json=case))
+    # The link carries AFTERCARE_PUBLIC_URL; the browser must reach this server instead.
+    link = urlsplit(invitation["survey_url"])
+    return OpenCase(case_id=invitation["case_id"], survey_url=live_server + link.path)
+
+
+def _created(response: httpx.Response) -> Any:
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def browser(db: None) -> Iterator[Browser]:
+    """Headless Chromium, one per test.
+
+    Started after `db` and stopped within the test: `db` calls asyncio.run, which refuses to
+    run while sync Playwright marks the main thread's event loop as running.
+    """
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def phone_page(browser: Browser) -> Iterator[Page]:
+    """A page on a phone-sized, touch viewport."""
+    yield from _page(browser, **PHONE)
+
+
+@pytest.fixture
+def phone_page_without_javascript(browser: Browser) -> Iterator[Page]:
+    """A phone page whose browser has JavaScript turned off."""
+    yield from _page(browser, java_script_enabled=False, **PHONE)
+
+
+@pytest.fixture
+def desktop_page(browser: Browser) -> Iterator[Page]:
+    """A page on a desktop-sized viewport, for keyboard use."""
+    yield from _page(browser, **DESKTOP)
+
+
+def _page(browser: Browser, **options: Any) -> Iterator[Page]:
+    context = browser.new_context(**options)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
