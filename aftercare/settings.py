@@ -84,6 +84,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except msgspec.ValidationError as error:
         raise SettingsError(f"invalid setting: {error}") from error
     settings.broker_kind  # noqa: B018 - validates the scheme early
+    if not settings.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise SettingsError(
+            "AFTERCARE_DATABASE_URL must start with sqlite:/// or postgresql:// "
+            f"(got {settings.database_url!r})"
+        )
     if not settings.api_token:
         settings = msgspec.structs.replace(settings, api_token=stored_api_token(settings.data_dir))
     return settings
