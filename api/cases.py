@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, RawBody
+from litestar.params import FromPath, JSONBody
 
 from aftercare.cases import CaseInvitation, CaseView, ClosedCase, get_case, record_closed_case
 from aftercare.clock import Clock
 from aftercare.settings import Settings
-from api.problems import decode_body
+from api.problems import StrictBody
 
 MAX_CASE_BODY = 64 * 1024
 
@@ -25,16 +25,17 @@ class CaseController(Controller):
         "again returns the existing invitation (200), never a second one.",
         request_max_body_size=MAX_CASE_BODY,
         status_code=201,
+        dto=StrictBody[ClosedCase],
+        return_dto=None,
     )
     async def close_case(
         self,
-        body: RawBody,
+        data: JSONBody[ClosedCase],
         settings: NamedDependency[Settings],
         clock: NamedDependency[Clock],
     ) -> Response[CaseInvitation]:
-        case = decode_body(body, ClosedCase)
         invitation, created = await record_closed_case(
-            case, public_url=settings.public_url, clock=clock
+            data, public_url=settings.public_url, clock=clock
         )
         return Response(invitation, status_code=201 if created else 200)
 

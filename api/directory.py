@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, RawBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from aftercare import directory
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
-from api.problems import decode_body
+from api.problems import StrictBody
 
 MAX_DIRECTORY_BODY = 16 * 1024
 
@@ -22,9 +22,15 @@ class TeamController(Controller):
     async def list(self) -> list[TeamView]:
         return await directory.list_teams()
 
-    @post("/", summary="Create a team", request_max_body_size=MAX_DIRECTORY_BODY)
-    async def create(self, body: RawBody, clock: NamedDependency[Clock]) -> TeamView:
-        return await directory.create_team(decode_body(body, NewTeam), now=clock())
+    @post(
+        "/",
+        summary="Create a team",
+        request_max_body_size=MAX_DIRECTORY_BODY,
+        dto=StrictBody[NewTeam],
+        return_dto=None,
+    )
+    async def create(self, data: JSONBody[NewTeam], clock: NamedDependency[Clock]) -> TeamView:
+        return await directory.create_team(data, now=clock())
 
     @get("/{slug:str}", summary="One team")
     async def read(self, slug: FromPath[str]) -> TeamView:
@@ -39,9 +45,15 @@ class OwnerController(Controller):
     async def list(self, team: FromQuery[str | None] = None) -> list[OwnerView]:
         return await directory.list_owners(team)
 
-    @post("/", summary="Create an owner", request_max_body_size=MAX_DIRECTORY_BODY)
-    async def create(self, body: RawBody, clock: NamedDependency[Clock]) -> OwnerView:
-        return await directory.create_owner(decode_body(body, NewOwner), now=clock())
+    @post(
+        "/",
+        summary="Create an owner",
+        request_max_body_size=MAX_DIRECTORY_BODY,
+        dto=StrictBody[NewOwner],
+        return_dto=None,
+    )
+    async def create(self, data: JSONBody[NewOwner], clock: NamedDependency[Clock]) -> OwnerView:
+        return await directory.create_owner(data, now=clock())
 
     @get("/{owner_id:int}", summary="One owner")
     async def read(self, owner_id: FromPath[int]) -> OwnerView:
@@ -51,6 +63,8 @@ class OwnerController(Controller):
         "/{owner_id:int}",
         summary="Change an owner's name, team or active flag",
         request_max_body_size=MAX_DIRECTORY_BODY,
+        dto=StrictBody[OwnerChanges],
+        return_dto=None,
     )
-    async def update(self, owner_id: FromPath[int], body: RawBody) -> OwnerView:
-        return await directory.update_owner(owner_id, decode_body(body, OwnerChanges))
+    async def update(self, owner_id: FromPath[int], data: JSONBody[OwnerChanges]) -> OwnerView:
+        return await directory.update_owner(owner_id, data)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar.dto import MsgspecDTO
+from litestar.openapi.spec import Reference, Schema
 from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.typing import FieldDefinition
 
 from aftercare.db import is_database_busy, is_unique_violation
 from aftercare.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -76,6 +80,21 @@ def decode_body(body: bytes, target: type[T]) -> T:
         raise bad_body("The body is not valid UTF-8.") from error
     except RecursionError as error:
         raise bad_body("The JSON is nested too deeply.") from error
+
+
+class StrictBody(MsgspecDTO[T], Generic[T]):
+    """A request body decoded with `decode_body`, and documented in OpenAPI from its Struct."""
+
+    def decode_bytes(self, value: bytes) -> T:
+        return decode_body(value, self.model_type)
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        # Document the Struct itself: the DTO's generated transfer model cannot carry
+        # constraints such as a pattern on an optional string.
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
 
 
 def _slug(title: str) -> str:

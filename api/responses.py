@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, RawBody
+from litestar.params import FromPath, JSONBody
 
 from aftercare.clock import Clock
 from aftercare.responses import (
@@ -16,7 +16,7 @@ from aftercare.responses import (
     submit_response,
 )
 from aftercare.settings import Settings
-from api.problems import decode_body
+from api.problems import StrictBody
 from worker.housekeeping import Housekeeper
 
 # Room for a comment well over the limit, so it gets a clear "at most N characters" error
@@ -39,20 +39,19 @@ class ResponseController(Controller):
         description="JSON `{token, nps, csat, comment}`. 201 once; 409 if the link was used.",
         request_max_body_size=MAX_RESPONSE_BODY,
         status_code=201,
+        dto=StrictBody[ResponseSubmission],
+        return_dto=None,
     )
     async def submit(
         self,
-        body: RawBody,
+        data: JSONBody[ResponseSubmission],
         settings: NamedDependency[Settings],
         clock: NamedDependency[Clock],
         housekeeper: NamedDependency[Housekeeper],
     ) -> ResponseCreated:
-        submission = decode_body(body, ResponseSubmission)
-        answers = SurveyAnswers(
-            nps=submission.nps, csat=submission.csat, comment=submission.comment
-        )
+        answers = SurveyAnswers(nps=data.nps, csat=data.csat, comment=data.comment)
         response_id = await submit_response(
-            submission.token,
+            data.token,
             answers,
             comment_max_chars=settings.comment_max_chars,
             clock=clock,

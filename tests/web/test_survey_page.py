@@ -108,6 +108,7 @@ def test_submitting_without_choosing_lists_the_missing_answers_and_keeps_the_com
 
     summary = page.get_by_role("alert")
     expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
     expect(summary.get_by_role("heading")).to_have_text("Please check your answers")
     expect(summary.get_by_role("link", name="Choose a number from 0 to 10.")).to_have_attribute(
         "href", "#nps-question"
