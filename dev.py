@@ -91,6 +91,7 @@ def run_tests(sqlite_only: bool, pytest_args: list[str]) -> int:
     ensure_chromium()
     steps: list[tuple[str, list[str], dict[str, str]]] = [
         ("lint (ruff)", [str(BIN / "ruff"), "check", "."], {}),
+        ("types (mypy)", [str(BIN / "mypy")], {}),
         ("tests on SQLite + stub broker", pytest_command(pytest_args), {}),
     ]
     if not sqlite_only:

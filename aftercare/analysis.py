@@ -18,9 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class SentimentResult(Protocol):
-    label: str
-    score: float
-    model_version: str
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def model_version(self) -> str: ...
 
 
 Analyser = Callable[[list[str]], Sequence[SentimentResult]]

@@ -117,7 +117,7 @@ async def get_response(response_id: int) -> ResponseView:
     """A response with its analysis and follow-up task, once they exist."""
     row = (
         await SurveyResponse.select(
-            SurveyResponse.all_columns(exclude=[SurveyResponse.answers]),
+            *SurveyResponse.all_columns(exclude=[SurveyResponse.answers]),
         )
         .where(SurveyResponse.id == response_id)
         .first()

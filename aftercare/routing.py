@@ -11,7 +11,7 @@ from piccolo.query.functions.aggregate import Count
 
 from aftercare.tables import FollowUpTask, Owner
 
-OPEN_STATUSES = ("open", "in_progress", "waiting_on_customer")
+OPEN_STATUSES = ["open", "in_progress", "waiting_on_customer"]
 
 
 class Assignment(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,7 +49,7 @@ async def _least_loaded_owner(team_id: int) -> int | None:
     owner_ids = [row["id"] for row in owners]
     load = await open_task_counts(owner_ids)
     # Ties go to the longest-standing owner, so the choice is stable and testable.
-    return min(owner_ids, key=lambda owner_id: (load.get(owner_id, 0), owner_id))
+    return int(min(owner_ids, key=lambda owner_id: (load.get(owner_id, 0), owner_id)))
 
 
 async def open_task_counts(owner_ids: list[int]) -> dict[int, int]:

@@ -12,6 +12,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     Real,
+    Serial,
     SmallInt,
     Text,
     Timestamptz,
@@ -22,12 +23,14 @@ from piccolo.table import Table
 
 
 class Team(Table):
+    id: Serial
     slug = Varchar(length=64, unique=True)
     name = Varchar(length=200)
     created_at = Timestamptz()
 
 
 class Owner(Table):
+    id: Serial
     email = Varchar(length=320, unique=True)
     name = Varchar(length=200)
     team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
@@ -37,6 +40,7 @@ class Owner(Table):
 
 
 class Customer(Table):
+    id: Serial
     email = Varchar(length=320, unique=True)
     name = Varchar(length=200)
     locale = Varchar(length=35, default="en")
@@ -44,6 +48,7 @@ class Customer(Table):
 
 
 class SupportCase(Table):
+    id: Serial
     external_id = Varchar(length=200, unique=True)
     subject = Varchar(length=500)
     customer = ForeignKey(Customer, null=False, on_delete=OnDelete.restrict)
@@ -58,6 +63,7 @@ class SupportCase(Table):
 class Survey(Table):
     """A survey definition: its questions are data, so later surveys need no schema change."""
 
+    id: Serial
     slug = Varchar(length=64, unique=True)
     version = Integer(default=1)
     title = Varchar(length=200)
@@ -66,6 +72,7 @@ class Survey(Table):
 
 
 class Invitation(Table):
+    id: Serial
     support_case = ForeignKey(SupportCase, null=False, unique=True, on_delete=OnDelete.cascade)
     survey = ForeignKey(Survey, null=False, on_delete=OnDelete.restrict)
     token = Varchar(length=64, unique=True)
@@ -75,6 +82,7 @@ class Invitation(Table):
 
 
 class SurveyResponse(Table):
+    id: Serial
     invitation = ForeignKey(Invitation, null=False, unique=True, on_delete=OnDelete.cascade)
     support_case = ForeignKey(SupportCase, null=False, on_delete=OnDelete.cascade, index=True)
     nps = SmallInt(null=True, default=None)
@@ -90,6 +98,7 @@ class SurveyResponse(Table):
 
 
 class Analysis(Table):
+    id: Serial
     response = ForeignKey(SurveyResponse, null=False, unique=True, on_delete=OnDelete.cascade)
     sentiment_label = Varchar(length=16, null=True, default=None)
     sentiment_score = Real(null=True, default=None)
@@ -102,6 +111,7 @@ class Analysis(Table):
 
 
 class FollowUpTask(Table):
+    id: Serial
     # One task per response; a later join table lets one task gather several responses.
     response = ForeignKey(SurveyResponse, null=False, unique=True, on_delete=OnDelete.cascade)
     support_case = ForeignKey(SupportCase, null=False, on_delete=OnDelete.cascade)
@@ -119,6 +129,7 @@ class FollowUpTask(Table):
 class TaskEvent(Table):
     """The history of a task: every change is an event, from its creation on."""
 
+    id: Serial
     task = ForeignKey(FollowUpTask, null=False, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=32)
     actor = Varchar(length=320)
@@ -129,6 +140,7 @@ class TaskEvent(Table):
 class OutboxMessage(Table):
     """Work for the broker, written in the same transaction as the change that causes it."""
 
+    id: Serial
     kind = Varchar(length=64)
     payload = JSON()
     created_at = Timestamptz()

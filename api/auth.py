@@ -11,10 +11,10 @@ from litestar.handlers.base import BaseRouteHandler
 from aftercare.settings import Settings
 
 
-def require_api_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def require_api_token(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Guard: the request must carry `Authorization: Bearer <AFTERCARE_API_TOKEN>`."""
     settings: Settings = connection.app.state.settings
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    scheme, _separator, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthorizedException(
             "Missing bearer token.", headers={"WWW-Authenticate": "Bearer"}

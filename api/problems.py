@@ -15,6 +15,7 @@ from aftercare.db import is_database_busy, is_unique_violation
 from aftercare.errors import Conflict, DomainError, InvalidInput, NotFound
 
 T = TypeVar("T")
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 
 PROBLEM_TYPE_BASE = "urn:aftercare:problem:"
 
@@ -82,10 +83,10 @@ def decode_body(body: bytes, target: type[T]) -> T:
         raise bad_body("The JSON is nested too deeply.") from error
 
 
-class StrictBody(MsgspecDTO[T], Generic[T]):
+class StrictBody(MsgspecDTO[StructT], Generic[StructT]):
     """A request body decoded with `decode_body`, and documented in OpenAPI from its Struct."""
 
-    def decode_bytes(self, value: bytes) -> T:
+    def decode_bytes(self, value: bytes) -> StructT:
         return decode_body(value, self.model_type)
 
     @classmethod
