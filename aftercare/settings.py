@@ -89,9 +89,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "AFTERCARE_DATABASE_URL must start with sqlite:/// or postgresql:// "
             f"(got {settings.database_url!r})"
         )
-    if not settings.api_token:
-        settings = msgspec.structs.replace(settings, api_token=stored_api_token(settings.data_dir))
     return settings
+
+
+def with_api_token(settings: Settings) -> Settings:
+    """Settings whose API token is set: from the environment, else the embedded default's."""
+    if settings.api_token:
+        return settings
+    return msgspec.structs.replace(settings, api_token=stored_api_token(settings.data_dir))
 
 
 def stored_api_token(data_dir: str) -> str:

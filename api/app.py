@@ -24,7 +24,7 @@ import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
 from aftercare.analysis import Analyser
 from aftercare.clock import Clock, system_clock
 from aftercare.errors import DomainError
-from aftercare.settings import Settings, SettingsError, load_settings
+from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
 from api.auth import require_api_token
 from api.cases import CaseController
 from api.deps import DEPENDENCIES
@@ -51,7 +51,8 @@ def create_app(
     analyser: Analyser | None = None,
 ) -> Litestar:
     """Build the whole product's web app: JSON API, survey pages, and (embedded) workers."""
-    settings = settings or load_settings()
+    # Only the web process needs the API token; workers never create the token file.
+    settings = with_api_token(settings or load_settings())
     _check_broker_matches(settings)
     runtime.configure(settings=settings, clock=clock, analyser=analyser)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
 from aftercare.clock import system_clock
-from aftercare.settings import Settings, SettingsError, load_settings
+from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return _run(_migrate())
     if args.command == "demo":
-        return _run(_demo(settings))
+        return _run(_demo(with_api_token(settings)))
     if args.command == "housekeeping":
         return _run(_housekeeping(settings))
     parser.error(f"unknown command {args.command}")

@@ -62,7 +62,8 @@ def stored_answer(api_http: httpx.Client, case_id: int) -> dict[str, object]:
     assert response_id is not None, "the case has no response"
     response = api_http.get(f"/api/v1/responses/{response_id}")
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, object] = response.json()
+    return body
 
 
 def test_the_survey_page_fits_a_phone_and_names_every_choice(
@@ -86,7 +87,8 @@ def test_the_survey_page_fits_a_phone_and_names_every_choice(
     page_width, viewport_width = page.evaluate(
         "[document.documentElement.scrollWidth, window.innerWidth]"
     )
-    assert page_width <= viewport_width == 390
+    assert viewport_width == 390
+    assert page_width <= viewport_width, "the page scrolls sideways"
 
     labels = page.locator("label.choice")
     expect(labels).to_have_count(16)
