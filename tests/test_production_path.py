@@ -112,6 +112,7 @@ def test_separate_api_and_worker_processes_close_the_loop(production: httpx.Clie
     submitted = production.post(
         survey,
         data={"nps": "1", "csat": "1", "comment": "The engineer never came and nobody called."},
+        follow_redirects=True,
     )
     assert submitted.status_code == 200 and "Thank you" in submitted.text
 
