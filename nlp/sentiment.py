@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from nlp.types import SENTIMENT_LABELS, Sentiment
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "sentiment-minilm-lr-v1"
 BATCH_SIZE = 64
+# Worker threads may ask for the model at the same moment; only one of them should load it.
+_LOAD_LOCK = threading.Lock()
 
 
 class ModelDirError(RuntimeError):
@@ -59,9 +62,14 @@ class SentimentModel:
         )
 
 
-@cache
 def get_model() -> SentimentModel:
     """Return the default model, loaded once per process."""
+    with _LOAD_LOCK:
+        return _load_default_model()
+
+
+@cache
+def _load_default_model() -> SentimentModel:
     return SentimentModel()
 
 
