@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import urllib.parse
 import venv
 from pathlib import Path
 
@@ -157,10 +158,9 @@ def ensure_chromium() -> None:
 
 
 def reachable(url: str) -> bool:
-    hostport = url.split("@")[-1].split("/")[0]
-    host, _, port = hostport.partition(":")
+    parts = urllib.parse.urlsplit(url)
     try:
-        with socket.create_connection((host, int(port)), timeout=2):
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=2):
             return True
     except OSError:
         return False
