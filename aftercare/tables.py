@@ -9,6 +9,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     Boolean,
+    Bytea,
     ForeignKey,
     Integer,
     Real,
@@ -105,6 +106,9 @@ class Analysis(Table):
     model_version = Varchar(length=64)
     is_negative = Boolean(default=False)
     negative_reasons = JSON()
+    # ISO 639-1 code of the comment ("und" when unknown); sentiment is only judged in
+    # languages the model supports, otherwise the scores alone decide.
+    language = Varchar(length=8, default="")
     # Per-sentence and per-topic results land here as the NLP grows.
     details = JSON()
     analysed_at = Timestamptz()
@@ -147,6 +151,60 @@ class OutboxMessage(Table):
     dispatched_at = Timestamptz(null=True, default=None, index=True)
 
 
+class Topic(Table):
+    """A named topic of the taxonomy; its example phrases are what sentences are matched to."""
+
+    id: Serial
+    key = Varchar(length=64, unique=True)
+    name = Varchar(length=200)
+    description = Text()
+    examples = JSON()
+    active = Boolean(default=True)
+    # default (seeded), custom (made by a lead) or discovered (promoted from a theme)
+    source = Varchar(length=16, default="custom")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class CommentSentence(Table):
+    """One sentence of a comment with its sentiment, topics and embedding (stored once)."""
+
+    id: Serial
+    # "<response id>:<position>": one row per sentence, so re-delivery and re-analysis upsert.
+    key = Varchar(length=64, unique=True)
+    response = ForeignKey(SurveyResponse, null=False, on_delete=OnDelete.cascade, index=True)
+    position = Integer()
+    text = Text()
+    sentiment_label = Varchar(length=16, null=True, default=None)
+    sentiment_score = Real(null=True, default=None)
+    topics = JSON()
+    embedding = Bytea()
+    model_version = Varchar(length=64)
+    analysed_at = Timestamptz(index=True)
+
+
+class DiscoveryRun(Table):
+    """One run of the theme discovery job over recent sentences."""
+
+    id: Serial
+    started_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    since = Timestamptz()
+    sentences = Integer(default=0)
+    themes = Integer(default=0)
+
+
+class DiscoveredTheme(Table):
+    id: Serial
+    run = ForeignKey(DiscoveryRun, null=False, on_delete=OnDelete.cascade, index=True)
+    label = Varchar(length=200)
+    terms = JSON()
+    size = Integer()
+    representatives = JSON()
+    promoted_topic = ForeignKey(Topic, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+
+
 # Parents before children: the order migrations create and tests empty them in.
 ALL_TABLES: list[type[Table]] = [
     Team,
@@ -160,4 +218,8 @@ ALL_TABLES: list[type[Table]] = [
     FollowUpTask,
     TaskEvent,
     OutboxMessage,
+    Topic,
+    CommentSentence,
+    DiscoveryRun,
+    DiscoveredTheme,
 ]

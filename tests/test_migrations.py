@@ -1,0 +1,74 @@
+"""Migrations run forwards on a fresh database and upgrade one that already holds data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import fresh_database_url
+
+MIGRATIONS = sorted(
+    path.stem.removeprefix("aftercare_")
+    for path in (Path(__file__).parents[1] / "aftercare" / "piccolo_migrations").glob(
+        "aftercare_*.py"
+    )
+)
+
+# Runs in its own process: the engine is chosen from the environment at import.
+UPGRADE_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    import aftercare
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from aftercare.db import engine, migrate
+
+    first_migration = sys.argv[1]
+
+    async def main():
+        result = await run_forwards(app_name="aftercare", migration_id=first_migration)
+        assert result.success, result.message
+        await engine().run_ddl(
+            "INSERT INTO team (slug, name, created_at) VALUES ('old', 'Old team', '2026-01-01')"
+        )
+        await migrate()
+        await migrate()
+        rows = await engine().run_ddl("SELECT slug FROM team")
+        print("teams:", [row["slug"] for row in rows])
+        tables = await engine().run_ddl("SELECT count(*) AS n FROM topic")
+        print("topic table rows:", tables[0]["n"])
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_database_with_data_upgrades_through_every_migration(tmp_path: Path) -> None:
+    assert len(MIGRATIONS) >= 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_DATABASE_URL=fresh_database_url("aftercare_upgrade"),
+        AFTERCARE_DATA_DIR=str(tmp_path),
+    )
+    first = MIGRATIONS[0].replace("t", "T", 1)
+    migration_id = _migration_id(first)
+    result = subprocess.run(
+        [sys.executable, "-c", UPGRADE_SCRIPT, migration_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "teams: ['old']" in result.stdout
+    assert "topic table rows: 0" in result.stdout
+
+
+def _migration_id(stem: str) -> str:
+    """aftercare_2026_11_25t10_12_02_874252 -> 2026-11-25T10:12:02:874252 (Piccolo's id)."""
+    date, time_part = stem.split("T")
+    year, month, day = date.split("_")
+    hour, minute, second, micro = time_part.split("_")
+    return f"{year}-{month}-{day}T{hour}:{minute}:{second}:{micro}"
