@@ -33,6 +33,7 @@ from api.health import health, ready
 from api.problems import domain_problem, storage_problem
 from api.responses import ResponseController
 from api.tasks import TaskController
+from api.topics import TopicController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.survey_pages import SurveyPageController, error_page, home
 from worker.broker import broker
@@ -64,6 +65,7 @@ def create_app(
             TaskController,
             TeamController,
             OwnerController,
+            TopicController,
         ],
         guards=[require_api_token],
     )

@@ -1,0 +1,49 @@
+"""The topic taxonomy, editable by leads."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from aftercare import topics
+from aftercare.clock import Clock
+from aftercare.topics import NewTopic, TopicChanges, TopicView
+from api.problems import StrictBody
+
+MAX_TOPIC_BODY = 64 * 1024
+
+
+class TopicController(Controller):
+    path = "/topics"
+    tags = ["topics"]
+
+    @get("/", summary="The taxonomy: every topic with its description and example phrases")
+    async def list(self, active_only: FromQuery[bool] = False) -> list[TopicView]:
+        return await topics.list_topics(active_only=active_only)
+
+    @post(
+        "/",
+        summary="Add a topic",
+        request_max_body_size=MAX_TOPIC_BODY,
+        dto=StrictBody[NewTopic],
+        return_dto=None,
+    )
+    async def create(self, data: JSONBody[NewTopic], clock: NamedDependency[Clock]) -> TopicView:
+        return await topics.create_topic(data, now=clock())
+
+    @get("/{key:str}", summary="One topic")
+    async def read(self, key: FromPath[str]) -> TopicView:
+        return await topics.get_topic(key)
+
+    @patch(
+        "/{key:str}",
+        summary="Change a topic's name, description, examples, or switch it off",
+        request_max_body_size=MAX_TOPIC_BODY,
+        dto=StrictBody[TopicChanges],
+        return_dto=None,
+    )
+    async def update(
+        self, key: FromPath[str], data: JSONBody[TopicChanges], clock: NamedDependency[Clock]
+    ) -> TopicView:
+        return await topics.update_topic(key, data, now=clock())
