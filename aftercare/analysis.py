@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
-from aftercare.tables import Analysis, SurveyResponse
+from aftercare.tables import Analysis, CommentSentence, SurveyResponse
 from aftercare.tasks import FollowUpPolicy, open_follow_up_task
+from aftercare.topics import TopicView, list_topics
+from nlp.results import CommentAnalysis
+from nlp.types import Sentiment
 
 log = logging.getLogger(__name__)
 
-
-class SentimentResult(Protocol):
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def score(self) -> float: ...
-
-    @property
-    def model_version(self) -> str: ...
+AspectLabel = Literal["negative", "neutral", "positive", "mixed"]
 
 
-Analyser = Callable[[list[str]], Sequence[SentimentResult]]
+class CommentAnalyser(Protocol):
+    """Analyses many comments in one pass against the given topics (see nlp.pipeline)."""
+
+    def __call__(
+        self, texts: list[str], topics: Sequence[TopicView]
+    ) -> Sequence[CommentAnalysis]: ...
 
 
 def negative_reasons(
-    nps: int | None, csat: int | None, sentiment: SentimentResult | None, threshold: float
+    nps: int | None, csat: int | None, sentiment: Sentiment | None, threshold: float
 ) -> list[str]:
     """Why a response counts as negative; empty when it does not."""
     reasons = []
@@ -45,25 +44,54 @@ def negative_reasons(
     return reasons
 
 
-async def analyse_responses(
-    response_ids: list[int], analyse: Analyser, *, policy: FollowUpPolicy, clock: Clock
-) -> int:
-    """Analyse the pending responses among `response_ids` in one model pass; return how many.
+def aspect_sentiments(analysis: CommentAnalysis) -> dict[str, AspectLabel]:
+    """Topic x sentence sentiment: how the customer felt about each thing they mentioned."""
+    labels: dict[str, set[str]] = {}
+    for sentence in analysis.sentences:
+        if sentence.sentiment is None:
+            continue
+        for topic in sentence.topics:
+            labels.setdefault(topic.key, set()).add(sentence.sentiment.label)
+    aspects: dict[str, AspectLabel] = {}
+    for key, found in sorted(labels.items()):
+        polar = found - {"neutral"}
+        if len(polar) > 1:
+            aspects[key] = "mixed"
+        elif polar:
+            aspects[key] = "negative" if "negative" in polar else "positive"
+        else:
+            aspects[key] = "neutral"
+    return aspects
 
-    Idempotent: responses already analysed are skipped, so a message delivered twice does
-    nothing the second time.
+
+async def analyse_responses(
+    response_ids: list[int],
+    analyse: CommentAnalyser,
+    *,
+    policy: FollowUpPolicy,
+    clock: Clock,
+    replace: bool = False,
+) -> int:
+    """Analyse responses in one model pass; return how many analyses were stored.
+
+    Without `replace`, only pending responses are analysed and a response analysed already is
+    skipped, so a message delivered twice does nothing the second time. With `replace`
+    (re-analysis after a model upgrade) every listed response gets a fresh analysis.
     """
-    rows = await _pending_responses(response_ids)
+    rows = await _responses(response_ids, pending_only=not replace)
     if not rows:
         return 0
+    topics = await list_topics(active_only=True)
     texts = [row["comment"] for row in rows if row["comment"]]
     # The model is CPU-bound; a thread keeps the event loop free for other messages.
-    results = list(await asyncio.to_thread(analyse, texts)) if texts else []
-    by_text_index = iter(results)
+    results = list(await asyncio.to_thread(analyse, texts, topics)) if texts else []
+    by_text = iter(results)
     recorded = 0
     for row in rows:
-        sentiment = next(by_text_index) if row["comment"] else None
-        recorded += await record_analysis(row, sentiment, "analysed", policy=policy, clock=clock)
+        result = next(by_text) if row["comment"] else None
+        recorded += await record_analysis(
+            row, result, "analysed", policy=policy, clock=clock, replace=replace
+        )
     return recorded
 
 
@@ -72,7 +100,7 @@ async def finish_without_sentiment(
 ) -> int:
     """Close out responses whose text could not be analysed: their scores alone decide."""
     recorded = 0
-    for row in await _pending_responses(response_ids):
+    for row in await _responses(response_ids, pending_only=True):
         log.error("giving up on analysing response %s; deciding on its scores", row["id"])
         recorded += await record_analysis(row, None, "failed", policy=policy, clock=clock)
     return recorded
@@ -80,39 +108,58 @@ async def finish_without_sentiment(
 
 async def record_analysis(
     response: dict[str, Any],
-    sentiment: SentimentResult | None,
+    result: CommentAnalysis | None,
     status: str,
     *,
     policy: FollowUpPolicy,
     clock: Clock,
+    replace: bool = False,
 ) -> bool:
-    """Store one response's analysis and, if it is negative, its follow-up task, together."""
+    """Store one response's analysis, its sentences and, if negative, its follow-up task.
+
+    All in one transaction, so an analysis never exists without the task it calls for.
+    """
     now = clock()
+    sentiment = result.sentiment if result is not None and result.language_supported else None
     reasons = negative_reasons(
         response["nps"], response["csat"], sentiment, policy.negative_sentiment_threshold
     )
+    row = Analysis(
+        response=response["id"],
+        sentiment_label=sentiment.label if sentiment else None,
+        sentiment_score=round(sentiment.score, 4) if sentiment else None,
+        model_version=result.model_version if result else "",
+        is_negative=bool(reasons),
+        negative_reasons=msgspec.json.encode(reasons).decode(),
+        language=result.language if result else "",
+        details=msgspec.json.encode(_details(result)).decode(),
+        analysed_at=now,
+    )
     async with write_transaction():
-        inserted = (
-            await Analysis.insert(
-                Analysis(
-                    response=response["id"],
-                    sentiment_label=sentiment.label if sentiment else None,
-                    sentiment_score=round(sentiment.score, 4) if sentiment else None,
-                    model_version=sentiment.model_version if sentiment else "",
-                    is_negative=bool(reasons),
-                    negative_reasons=msgspec.json.encode(reasons).decode(),
-                    details="{}",
-                    analysed_at=now,
-                )
+        insert = Analysis.insert(row)
+        if replace:
+            insert = insert.on_conflict(
+                target=Analysis.response,
+                action="DO UPDATE",
+                values=[
+                    Analysis.sentiment_label,
+                    Analysis.sentiment_score,
+                    Analysis.model_version,
+                    Analysis.is_negative,
+                    Analysis.negative_reasons,
+                    Analysis.language,
+                    Analysis.details,
+                    Analysis.analysed_at,
+                ],
             )
-            .on_conflict(target=Analysis.response, action="DO NOTHING")
-            .returning(Analysis.id)
-        )
-        if not inserted:
+        else:
+            insert = insert.on_conflict(target=Analysis.response, action="DO NOTHING")
+        if not await insert.returning(Analysis.id):
             return False
         await SurveyResponse.update({SurveyResponse.status: status}).where(
             SurveyResponse.id == response["id"]
         )
+        await _store_sentences(response["id"], result, now)
         if reasons:
             await open_follow_up_task(
                 response["id"], response["support_case"], reasons, policy, now
@@ -120,17 +167,71 @@ async def record_analysis(
     return True
 
 
-async def _pending_responses(response_ids: list[int]) -> list[dict[str, Any]]:
+def _details(result: CommentAnalysis | None) -> dict[str, Any]:
+    if result is None:
+        return {}
+    return {
+        "language_supported": result.language_supported,
+        "aspects": aspect_sentiments(result),
+        "sentences": [
+            {
+                "text": sentence.text,
+                "sentiment_label": sentence.sentiment.label if sentence.sentiment else None,
+                "sentiment_score": round(sentence.sentiment.score, 4)
+                if sentence.sentiment
+                else None,
+                "topics": [topic.key for topic in sentence.topics],
+            }
+            for sentence in result.sentences
+        ],
+    }
+
+
+async def _store_sentences(response_id: int, result: CommentAnalysis | None, now: Any) -> None:
+    """One row per sentence, keyed by position: re-analysis overwrites, never duplicates."""
+    sentences = result.sentences if result else ()
+    await CommentSentence.delete().where(
+        CommentSentence.response == response_id, CommentSentence.position >= len(sentences)
+    )
+    for position, sentence in enumerate(sentences):
+        await CommentSentence.insert(
+            CommentSentence(
+                key=f"{response_id}:{position}",
+                response=response_id,
+                position=position,
+                text=sentence.text,
+                sentiment_label=sentence.sentiment.label if sentence.sentiment else None,
+                sentiment_score=round(sentence.sentiment.score, 4) if sentence.sentiment else None,
+                topics=msgspec.json.encode(sentence.topics).decode(),
+                embedding=sentence.embedding,
+                model_version=result.model_version if result else "",
+                analysed_at=now,
+            )
+        ).on_conflict(
+            target=CommentSentence.key,
+            action="DO UPDATE",
+            values=[
+                CommentSentence.text,
+                CommentSentence.sentiment_label,
+                CommentSentence.sentiment_score,
+                CommentSentence.topics,
+                CommentSentence.embedding,
+                CommentSentence.model_version,
+                CommentSentence.analysed_at,
+            ],
+        )
+
+
+async def _responses(response_ids: list[int], *, pending_only: bool) -> list[dict[str, Any]]:
     if not response_ids:
         return []
-    return await (
-        SurveyResponse.select(
-            SurveyResponse.id,
-            SurveyResponse.support_case,
-            SurveyResponse.nps,
-            SurveyResponse.csat,
-            SurveyResponse.comment,
-        )
-        .where(SurveyResponse.id.is_in(response_ids), SurveyResponse.status == "pending")
-        .order_by(SurveyResponse.id)
-    )
+    query = SurveyResponse.select(
+        SurveyResponse.id,
+        SurveyResponse.support_case,
+        SurveyResponse.nps,
+        SurveyResponse.csat,
+        SurveyResponse.comment,
+    ).where(SurveyResponse.id.is_in(response_ids))
+    if pending_only:
+        query = query.where(SurveyResponse.status == "pending")
+    return await query.order_by(SurveyResponse.id)

@@ -34,6 +34,13 @@ class ResponseSubmission(SurveyAnswers, frozen=True, forbid_unknown_fields=True,
     token: Annotated[str, msgspec.Meta(max_length=64)]
 
 
+class SentenceView(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    sentiment_label: str | None
+    sentiment_score: float | None
+    topics: list[str]
+
+
 class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     case_id: int
@@ -49,6 +56,12 @@ class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
     analysed_at: dt.datetime | None = None
     negative: bool | None = None
     negative_reasons: list[str] = []
+    # ISO 639-1; when the model cannot judge the language, sentiment stays empty and says so.
+    language: str | None = None
+    sentiment_note: str | None = None
+    # Topic -> negative | neutral | positive | mixed, from the sentences that mention it.
+    aspects: dict[str, str] = {}
+    sentences: list[SentenceView] = []
     follow_up_task_id: int | None = None
 
 
@@ -143,8 +156,14 @@ async def get_response(response_id: int) -> ResponseView:
     )
     if analysis is None:
         return view
+    details = msgspec.json.decode(analysis["details"])
+    unsupported = details.get("language_supported") is False
     return msgspec.structs.replace(
         view,
+        language=analysis["language"] or None,
+        sentiment_note="unsupported language" if unsupported else None,
+        aspects=details.get("aspects", {}),
+        sentences=msgspec.convert(details.get("sentences", []), list[SentenceView]),
         sentiment_label=analysis["sentiment_label"],
         sentiment_score=analysis["sentiment_score"],
         model_version=analysis["model_version"] or None,

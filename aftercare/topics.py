@@ -75,6 +75,22 @@ async def ensure_topics(defaults: Sequence[NewTopic], *, now: dt.datetime) -> in
     return len(inserted)
 
 
+async def ensure_default_topics(*, now: dt.datetime) -> int:
+    """Seed the default customer-service taxonomy that ships with the NLP package."""
+    from nlp.topics import DEFAULT_TOPICS
+
+    defaults = [
+        NewTopic(
+            key=topic.key,
+            name=topic.name,
+            description=topic.description,
+            examples=list(topic.examples),
+        )
+        for topic in DEFAULT_TOPICS
+    ]
+    return await ensure_topics(defaults, now=now)
+
+
 async def update_topic(key: str, changes: TopicChanges, *, now: dt.datetime) -> TopicView:
     values: dict[Any, Any] = {Topic.updated_at: now}
     if changes.name is not msgspec.UNSET:

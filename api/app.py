@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
-from aftercare.analysis import Analyser
+from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
 from aftercare.errors import DomainError
 from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
@@ -49,7 +49,7 @@ def create_app(
     settings: NamedDependency[Settings] | None = None,
     *,
     clock: NamedDependency[Clock] = system_clock,
-    analyser: Analyser | None = None,
+    analyser: CommentAnalyser | None = None,
 ) -> Litestar:
     """Build the whole product's web app: JSON API, survey pages, and (embedded) workers."""
     # Only the web process needs the API token; workers never create the token file.

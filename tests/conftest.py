@@ -62,8 +62,7 @@ os.environ.update(
 import pytest  # noqa: E402
 
 import aftercare  # noqa: E402, F401
-from aftercare.db import engine, migrate  # noqa: E402
-from aftercare.surveys import ensure_default_survey  # noqa: E402
+from aftercare.db import engine, migrate, seed_defaults  # noqa: E402
 from aftercare.tables import ALL_TABLES  # noqa: E402
 from tests.helpers import ApiClient  # noqa: E402
 
@@ -76,12 +75,12 @@ def migrated_database() -> None:
 
 @pytest.fixture
 def db(migrated_database: None) -> None:
-    """An empty, migrated database (only the default survey row)."""
+    """An empty, migrated database (only the default survey and topics)."""
 
     async def empty() -> None:
         for table in reversed(ALL_TABLES):
             await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
-        await ensure_default_survey()
+        await seed_defaults()
 
     asyncio.run(empty())
 

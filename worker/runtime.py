@@ -1,4 +1,4 @@
-"""What actors need besides their message: settings, a clock and the sentiment analyser.
+"""What actors need besides their message: settings, a clock and the comment analyser.
 
 Read from the environment by default; tests and the embedded mode hand in their own.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from aftercare.analysis import Analyser
+from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
 from aftercare.settings import Settings, load_settings
 
@@ -16,13 +16,13 @@ class WorkerRuntime:
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.clock: Clock = system_clock
-        self.analyser: Analyser | None = None
+        self.analyser: CommentAnalyser | None = None
 
     def configure(
         self,
         settings: Settings | None = None,
         clock: Clock | None = None,
-        analyser: Analyser | None = None,
+        analyser: CommentAnalyser | None = None,
     ) -> None:
         if settings is not None:
             self.settings = settings
@@ -36,16 +36,16 @@ class WorkerRuntime:
             self.settings = load_settings()
         return self.settings
 
-    def get_analyser(self) -> Analyser:
+    def get_analyser(self) -> CommentAnalyser:
         return self.analyser or default_analyser()
 
 
 @cache
-def default_analyser() -> Analyser:
-    """The packaged sentiment model, loaded once per process on first use."""
-    from nlp.sentiment import get_model
+def default_analyser() -> CommentAnalyser:
+    """The packaged models, loaded once per process on first use."""
+    from nlp.pipeline import CommentPipeline
 
-    return get_model().analyse
+    return CommentPipeline()
 
 
 runtime = WorkerRuntime()
