@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
@@ -24,6 +25,9 @@ AspectLabel = Literal["negative", "neutral", "positive", "mixed"]
 
 class CommentAnalyser(Protocol):
     """Analyses many comments in one pass against the given topics (see nlp.pipeline)."""
+
+    @property
+    def model_version(self) -> str: ...
 
     def __call__(
         self, texts: list[str], topics: Sequence[TopicView]
@@ -93,6 +97,16 @@ async def analyse_responses(
             row, result, "analysed", policy=policy, clock=clock, replace=replace
         )
     return recorded
+
+
+async def responses_submitted_since(since: dt.datetime) -> list[int]:
+    """Ids of every response submitted at or after `since`, oldest first (for re-analysis)."""
+    rows = await (
+        SurveyResponse.select(SurveyResponse.id)
+        .where(SurveyResponse.submitted_at >= since)
+        .order_by(SurveyResponse.id)
+    )
+    return [row["id"] for row in rows]
 
 
 async def finish_without_sentiment(

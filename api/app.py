@@ -33,6 +33,7 @@ from api.health import health, ready
 from api.problems import domain_problem, storage_problem
 from api.responses import ResponseController
 from api.tasks import TaskController
+from api.themes import ThemeController
 from api.topics import TopicController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.survey_pages import SurveyPageController, error_page, home
@@ -66,6 +67,7 @@ def create_app(
             TeamController,
             OwnerController,
             TopicController,
+            ThemeController,
         ],
         guards=[require_api_token],
     )

@@ -1,9 +1,10 @@
-"""The `aftercare` console script: serve, worker, migrate, demo, housekeeping."""
+"""The `aftercare` console script: serve, worker, migrate, demo, reanalyse, and more."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import os
 import shutil
@@ -15,7 +16,7 @@ from aftercare.clock import system_clock
 from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aftercare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -30,8 +31,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands.add_parser("migrate", help="run database migrations forwards")
     commands.add_parser("demo", help="migrate and seed demo data; print URLs and the API token")
-    commands.add_parser("housekeeping", help="run the outbox relay and analysis sweep on their own")
+    commands.add_parser(
+        "housekeeping", help="run the outbox relay, analysis sweep and discovery schedule alone"
+    )
+    reanalyse = commands.add_parser(
+        "reanalyse", help="analyse stored responses again with the current model"
+    )
+    reanalyse.add_argument(
+        "--since", required=True, type=_date, help="responses submitted on or after this date"
+    )
+    reanalyse.add_argument("--batch-size", type=int, default=64)
+    discover = commands.add_parser("discover-themes", help="cluster recent comments into themes")
+    discover.add_argument("--days", type=float, help="default: AFTERCARE_DISCOVERY_WINDOW_DAYS")
+    nlp = commands.add_parser("nlp", help="train the models")
+    nlp_commands = nlp.add_subparsers(dest="nlp_command", required=True)
+    nlp_commands.add_parser(
+        "train-sentiment",
+        help="fine-tune the sentiment model (long; options after --, see nlp/finetune.py)",
+    ).add_argument("args", nargs=argparse.REMAINDER, help="options for nlp.finetune")
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -51,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(_demo(with_api_token(settings)))
     if args.command == "housekeeping":
         return _run(_housekeeping(settings))
+    if args.command == "reanalyse":
+        return _run(_reanalyse(settings, args.since, args.batch_size))
+    if args.command == "discover-themes":
+        return _run(_discover(settings, args.days))
+    if args.command == "nlp":
+        from nlp.finetune import main as train_sentiment
+
+        return train_sentiment(args.args)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -126,6 +156,48 @@ def _worker(processes: int, threads: int) -> int:
     ]
     os.execv(command[0], command)
     return 0  # pragma: no cover - execv does not return
+
+
+def _date(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+async def _reanalyse(settings: Settings, since: dt.datetime, batch_size: int) -> None:
+    from tqdm import tqdm
+
+    from aftercare.analysis import analyse_responses, responses_submitted_since
+    from aftercare.tasks import FollowUpPolicy
+    from worker.runtime import default_analyser
+
+    response_ids = await responses_submitted_since(since)
+    analyser = default_analyser()
+    policy = FollowUpPolicy.from_settings(settings)
+    with tqdm(total=len(response_ids), unit="response", desc="re-analysing") as progress:
+        for start in range(0, len(response_ids), batch_size):
+            batch = response_ids[start : start + batch_size]
+            await analyse_responses(
+                batch, analyser, policy=policy, clock=system_clock, replace=True
+            )
+            progress.update(len(batch))
+    print(f"re-analysed {len(response_ids)} responses with {analyser.model_version}")
+
+
+async def _discover(settings: Settings, days: float | None) -> None:
+    from aftercare.themes import run_discovery, start_discovery_run
+    from nlp.pipeline import find_themes
+
+    window = dt.timedelta(days=days if days is not None else settings.discovery_window_days)
+    run_id = await start_discovery_run(clock=system_clock, window=window)
+    found = await run_discovery(run_id, find_themes, clock=system_clock)
+    print(f"discovery run {run_id}: {len(found)} themes")
+    for theme in found:
+        print(f"  #{theme.id} {theme.label} ({theme.size} sentences)")
+        for sentence in theme.representatives:
+            print(f"      - {sentence}")
 
 
 async def _housekeeping(settings: Settings) -> None:

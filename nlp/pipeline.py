@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nlp.discovery import Theme, discover_themes
 from nlp.encoder import embed
 from nlp.language import detect_language
 from nlp.results import CommentAnalysis, SentenceAnalysis, TopicMatch
@@ -129,3 +130,11 @@ class CommentPipeline:
                 self._assigner = TopicAssigner(definitions)
                 self._assigner_topics = definitions
             return self._assigner
+
+
+def find_themes(texts: list[str], embeddings: list[bytes]) -> list[Theme]:
+    """Themes among stored sentences, from their float16 embeddings (no re-embedding)."""
+    if not texts:
+        return []
+    vectors = np.stack([np.frombuffer(raw, dtype=np.float16) for raw in embeddings])
+    return discover_themes(texts, vectors.astype(np.float32))

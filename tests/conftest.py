@@ -55,6 +55,8 @@ os.environ.update(
         "AFTERCARE_DATA_DIR": TEST_DIR,
         "AFTERCARE_FALLBACK_OWNER_EMAIL": "",
         "AFTERCARE_HOUSEKEEPING_INTERVAL_SECONDS": "0.5",
+        # Discovery runs when a test asks for it, not on the housekeeping schedule.
+        "AFTERCARE_DISCOVERY_INTERVAL_HOURS": "0",
         "AFTERCARE_LOG_LEVEL": "WARNING",
     }
 )

@@ -11,9 +11,10 @@ from typing import Any
 
 import dramatiq
 
-from aftercare import analysis
+from aftercare import analysis, themes
 from aftercare.outbox import ANALYSE_RESPONSES
 from aftercare.tasks import FollowUpPolicy
+from aftercare.themes import DISCOVER_THEMES
 from worker.broker import broker  # noqa: F401  (sets the broker before any actor exists)
 from worker.runtime import runtime
 
@@ -35,7 +36,21 @@ async def analyse_responses(response_ids: list[int]) -> None:
     )
 
 
-ACTORS_BY_KIND: dict[str, dramatiq.Actor[Any, Any]] = {ANALYSE_RESPONSES: analyse_responses}
+@dramatiq.actor(
+    actor_name=DISCOVER_THEMES,
+    queue_name="discovery",
+    max_retries=2,
+    time_limit=60 * 60_000,
+)
+async def discover_themes(run_id: int) -> None:
+    """Cluster recent comment sentences into themes (a scheduled batch job)."""
+    await themes.run_discovery(run_id, runtime.get_theme_finder(), clock=runtime.clock)
+
+
+ACTORS_BY_KIND: dict[str, dramatiq.Actor[Any, Any]] = {
+    ANALYSE_RESPONSES: analyse_responses,
+    DISCOVER_THEMES: discover_themes,
+}
 
 
 async def send_to_broker(kind: str, payload: dict[str, Any]) -> None:

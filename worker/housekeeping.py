@@ -1,4 +1,5 @@
-"""The loop that feeds the broker: relay the outbox, re-request stale analyses.
+"""The loop that feeds the broker: relay the outbox, re-request stale analyses, schedule
+theme discovery.
 
 It runs inside every API process (and as `aftercare housekeeping` on its own). Several copies
 at once are safe: rows are claimed before sending and actors are idempotent.
@@ -16,6 +17,7 @@ from aftercare.clock import Clock
 from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
 from aftercare.settings import Settings
 from aftercare.tasks import FollowUpPolicy
+from aftercare.themes import schedule_discovery
 from worker.actors import send_to_broker
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,12 @@ async def run_housekeeping_once(
     if exhausted:
         await finish_without_sentiment(
             exhausted, policy=FollowUpPolicy.from_settings(settings), clock=clock
+        )
+    if settings.discovery_interval_hours > 0:
+        await schedule_discovery(
+            clock=clock,
+            every=dt.timedelta(hours=settings.discovery_interval_hours),
+            window=dt.timedelta(days=settings.discovery_window_days),
         )
     return await dispatch_outbox(send, clock=clock, batch_size=settings.analysis_batch_size)
 

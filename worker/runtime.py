@@ -10,6 +10,7 @@ from functools import cache
 from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
 from aftercare.settings import Settings, load_settings
+from aftercare.themes import ThemeFinder
 
 
 class WorkerRuntime:
@@ -38,6 +39,11 @@ class WorkerRuntime:
 
     def get_analyser(self) -> CommentAnalyser:
         return self.analyser or default_analyser()
+
+    def get_theme_finder(self) -> ThemeFinder:
+        from nlp.pipeline import find_themes
+
+        return find_themes
 
 
 @cache

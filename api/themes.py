@@ -1,0 +1,34 @@
+"""Discovered themes, and promoting one into the topic taxonomy."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from aftercare import themes
+from aftercare.clock import Clock
+from aftercare.themes import PromoteTheme, ThemeView
+from aftercare.topics import TopicView
+from api.problems import StrictBody
+
+
+class ThemeController(Controller):
+    path = "/themes"
+    tags = ["themes"]
+
+    @get("/", summary="Themes found by the latest discovery run, largest first")
+    async def list(self) -> list[ThemeView]:
+        return await themes.latest_themes()
+
+    @post(
+        "/{theme_id:int}/promote",
+        summary="Make a discovered theme a topic of the taxonomy",
+        request_max_body_size=16 * 1024,
+        dto=StrictBody[PromoteTheme],
+        return_dto=None,
+    )
+    async def promote(
+        self, theme_id: FromPath[int], data: JSONBody[PromoteTheme], clock: NamedDependency[Clock]
+    ) -> TopicView:
+        return await themes.promote_theme(theme_id, data, now=clock())
