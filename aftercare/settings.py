@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     analysis_max_attempts: int = 5
     housekeeping_interval_seconds: float = 2.0
     analysis_batch_size: int = 32
+    # How long a new response waits for others to share its model pass.
+    analysis_batch_wait_ms: float = 100.0
     # Theme discovery: how often it runs (0 switches it off) and how far back it looks.
     discovery_interval_hours: float = 24.0
     discovery_window_days: float = 30.0

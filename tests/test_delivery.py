@@ -8,11 +8,13 @@ import time
 
 import dramatiq
 import msgspec
+import pytest
 
 from aftercare import analysis
 from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import FixedClock
 from aftercare.errors import AlreadyAnswered
+from aftercare.outbox import dispatch_outbox
 from aftercare.responses import SurveyAnswers, submit_response
 from aftercare.settings import load_settings
 from aftercare.tables import Analysis, FollowUpTask, OutboxMessage, SurveyResponse, TaskEvent
@@ -164,3 +166,36 @@ def _wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-unty
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
+
+
+def test_pending_analyses_go_to_the_workers_in_batches(db: None) -> None:
+    clock = FixedClock(NOW)
+
+    async def scenario() -> list[list[int]]:
+        ids = [await _answered_case(f"BATCH-{n}", 8, "", clock) for n in range(70)]
+        sent: list[list[int]] = []
+
+        async def record(kind: str, payload: dict) -> None:
+            sent.append(payload["response_ids"])
+
+        await dispatch_outbox(record, clock=clock, batch_size=32)
+        assert sorted(i for batch in sent for i in batch) == ids
+        # Everything was claimed: a second relay round sends nothing again.
+        await dispatch_outbox(record, clock=clock, batch_size=32)
+        return sent
+
+    batches = run(scenario())
+    assert [len(batch) for batch in batches] == [32, 32, 6]
+
+
+def test_a_failed_send_leaves_the_messages_for_the_next_round(db: None) -> None:
+    clock = FixedClock(NOW)
+    run(_answered_case("RETRY-1", 8, "", clock))
+
+    async def broker_down(kind: str, payload: dict) -> None:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        run(dispatch_outbox(broker_down, clock=clock, batch_size=32))
+    undispatched = OutboxMessage.count().where(OutboxMessage.dispatched_at.is_null())
+    assert run(undispatched) == 1

@@ -46,16 +46,26 @@ async def run_housekeeping_once(
 
 
 class Housekeeper:
-    """Runs housekeeping every few seconds, and at once when woken after a new response."""
+    """Runs housekeeping every few seconds, and soon after new responses arrive.
+
+    A new response starts a short batching window: responses arriving within
+    `analysis_batch_wait_ms`, up to `analysis_batch_size` of them, go to the workers together
+    and share one model pass.
+    """
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
         self._wake = asyncio.Event()
+        self._batch_full = asyncio.Event()
+        self._waiting = 0
         self._stopping = False
 
     def wake(self) -> None:
+        self._waiting += 1
         self._wake.set()
+        if self._waiting >= self.settings.analysis_batch_size:
+            self._batch_full.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -72,4 +82,12 @@ class Housekeeper:
                 await asyncio.wait_for(
                     self._wake.wait(), timeout=self.settings.housekeeping_interval_seconds
                 )
+            if self._wake.is_set() and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._batch_full.wait(),
+                        timeout=self.settings.analysis_batch_wait_ms / 1000,
+                    )
             self._wake.clear()
+            self._batch_full.clear()
+            self._waiting = 0
