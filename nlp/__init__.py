@@ -1,4 +1,4 @@
-"""Sentiment for survey comments: the encoder, the trained head, training and evaluation.
+"""Reading survey comments: language, sentences, sentiment, topics, themes; training too.
 
 Importing this package (or `nlp.types`) stays cheap: torch and transformers load only when
 `nlp.encoder` or `nlp.sentiment` is imported, so the web API can use the types alone.

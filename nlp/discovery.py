@@ -6,8 +6,10 @@ easier to judge than in 384. Each cluster is named by its most distinctive words
 TF-IDF as in BERTopic: the cluster's sentences form one document, and a term scores by its
 frequency in that document times log(1 + average words per cluster / its frequency in all).
 
-Meant for a scheduled batch over recent sentences (thousands, not millions): HDBSCAN's cost
-grows faster than linearly. Everything here is deterministic for the same input.
+Meant for a scheduled batch over recent sentences (hundreds to thousands, not millions):
+HDBSCAN's cost grows faster than linearly. A theme shows only against a varied background: 25
+late-delivery sentences among 60 unrelated ones come out as a theme, among 20 they do not
+(HDBSCAN never makes the whole input one cluster). Deterministic for the same input.
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ def discover_themes(
     # Largest first; equal sizes in order of their first sentence, so the order is stable.
     clusters.sort(key=lambda members: (-len(members), int(members[0])))
     noise = np.flatnonzero(labels == NOISE)
-    terms = distinctive_terms([[sentences[i] for i in members] for members in clusters], noise=[sentences[i] for i in noise])
+    terms = distinctive_terms(
+        [[sentences[int(i)] for i in members] for members in clusters],
+        noise=[sentences[int(i)] for i in noise],
+    )
     return [
         _theme(sentences, embeddings, members, cluster_terms)
         for members, cluster_terms in zip(clusters, terms, strict=True)
@@ -88,10 +93,9 @@ def discover_themes(
 def cluster_embeddings(embeddings: Vectors, *, min_cluster_size: int = 5) -> npt.NDArray[np.intp]:
     """Return a cluster label per sentence, NOISE (-1) for sentences in no cluster."""
     points = np.asarray(embeddings, dtype=np.float64)
-    dimensions = min(REDUCED_DIMENSIONS, len(points) - 1, points.shape[1])
-    if dimensions < points.shape[1] and len(points) > REDUCED_DIMENSIONS:
+    if min(points.shape) > REDUCED_DIMENSIONS:
         # The full SVD has no random start, so the projection is the same on every run.
-        points = PCA(n_components=dimensions, svd_solver="full").fit_transform(points)
+        points = PCA(n_components=REDUCED_DIMENSIONS, svd_solver="full").fit_transform(points)
     clusterer = HDBSCAN(
         min_cluster_size=min_cluster_size,
         min_samples=min(MIN_SAMPLES, min_cluster_size),
@@ -144,7 +148,7 @@ def _theme(
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     closest_first = members[np.argsort(-(vectors @ centroid), kind="stable")]
     representatives: list[str] = []
-    for index in closest_first:
+    for index in closest_first.tolist():
         if sentences[index] not in representatives:
             representatives.append(sentences[index])
         if len(representatives) == REPRESENTATIVES_PER_THEME:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # The one language the sentiment model was trained and judged on.
 SUPPORTED_LANGUAGES = frozenset({"en"})
 UNDETERMINED = "und"
+# py3langid's label for text without linguistic content.
+NO_LANGUAGE = "zxx"
 # Fewer words than this is a short answer: English unless the evidence is strong.
 SHORT_ANSWER_WORDS = 3
 # Probability another language needs to overrule English in a short answer. Short English
@@ -42,7 +44,8 @@ _LOAD_LOCK = threading.Lock()
 class LanguageGuess(msgspec.Struct, frozen=True):
     """The language a comment is written in, and whether our sentiment model can judge it."""
 
-    # ISO 639-1 code, or "und" when the text has too few letters to tell (":)", "10/10").
+    # ISO 639-1 code ("de"), ISO 639-3 for the few languages without one ("yue"), or "und"
+    # when the text has too few letters to tell (":)", "10/10").
     code: str
     # The detector's probability for `code`, 0..1; low for short answers taken as English.
     confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -65,6 +68,8 @@ def detect_language(text: str) -> LanguageGuess:
         foreign_is_clear = best_probability > ENGLISH_TIE_RATIO * english
     if best == "en" or not foreign_is_clear:
         return LanguageGuess(code="en", confidence=english, supported=True)
+    if best == NO_LANGUAGE:
+        return LanguageGuess(code=UNDETERMINED, confidence=0.0, supported=True)
     return LanguageGuess(
         code=best,
         confidence=_probability(best_probability),

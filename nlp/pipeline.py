@@ -78,8 +78,8 @@ class CommentPipeline:
                         text=sentence,
                         sentiment=per_sentence.get((i, position)),
                         topics=tuple(
-                            TopicMatch(key=m.key, score=round(float(m.score), 4))
-                            for m in matches[cursor]
+                            TopicMatch(key=match.key, score=round(float(match.score), 4))
+                            for match in matches[cursor]
                         ),
                         embedding=embeddings[cursor].astype(np.float16).tobytes(),
                     )

@@ -8,6 +8,8 @@ from nlp.types import Sentiment
 
 
 class TopicMatch(msgspec.Struct, frozen=True):
+    """A topic found in a sentence, with its similarity score (cosine, about -1..1)."""
+
     key: str
     score: float
 

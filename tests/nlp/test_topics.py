@@ -65,7 +65,7 @@ def test_no_example_is_copied_from_the_labelled_set(labelled: list[LabelledComme
 def test_it_agrees_with_the_labelled_comments(
     assigner: TopicAssigner, labelled: list[LabelledComment]
 ) -> None:
-    # Measured on all 185 comments: micro precision 0.786, recall 0.628; lowest topic recall
+    # Measured on all 185 comments: micro precision 0.761, recall 0.651; lowest topic recall
     # 0.355 (communication). The floors leave a margin for numeric drift between machines.
     report = evaluate(assigner, labelled)
     assert report.comments >= 170
@@ -79,7 +79,8 @@ def test_it_agrees_with_the_labelled_comments(
 def test_the_calibration_holds_up_out_of_fold_and_matches_the_stored_constants(
     assigner: TopicAssigner, labelled: list[LabelledComment]
 ) -> None:
-    # Measured: pooled out-of-fold micro precision 0.772, recall 0.617, F1 0.686.
+    # Measured: pooled out-of-fold micro precision 0.757, recall 0.625, F1 0.684. The search
+    # surface is flat, so a neighbouring grid point may win on another machine.
     calibration = cross_validate(assigner, labelled)
     assert calibration.cross_validated.micro.recall >= 0.56
     assert calibration.cross_validated.micro.f1 >= 0.63
@@ -87,7 +88,9 @@ def test_the_calibration_holds_up_out_of_fold_and_matches_the_stored_constants(
     assert calibration.chosen.secondary_threshold == pytest.approx(
         DEFAULT_SECONDARY_THRESHOLD, abs=0.021
     )
-    assert calibration.chosen.secondary_margin == DEFAULT_SECONDARY_MARGIN
+    assert calibration.chosen.secondary_margin is not None
+    assert DEFAULT_SECONDARY_MARGIN is not None
+    assert calibration.chosen.secondary_margin == pytest.approx(DEFAULT_SECONDARY_MARGIN, abs=0.11)
 
 
 @pytest.mark.parametrize(
