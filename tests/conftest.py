@@ -8,7 +8,9 @@ environment first. AFTERCARE_TEST_DATABASE_URL and AFTERCARE_TEST_BROKER_URL pic
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -16,6 +18,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 TEST_DIR = tempfile.mkdtemp(prefix="aftercare-tests-")
+atexit.register(shutil.rmtree, TEST_DIR, ignore_errors=True)
 TEST_DATABASE_URL = os.environ.get("AFTERCARE_TEST_DATABASE_URL", "sqlite://")
 TEST_BROKER_URL = os.environ.get("AFTERCARE_TEST_BROKER_URL", "stub://")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
