@@ -44,10 +44,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite:")
-
-    @property
     def broker_kind(self) -> Literal["stub", "rabbitmq", "redis"]:
         scheme = self.broker_url.split(":", 1)[0]
         if scheme == "stub":
@@ -65,10 +61,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.embedded_worker == "auto":
             return self.broker_kind == "stub"
         return self.embedded_worker == "on"
-
-    @property
-    def sqlite_path(self) -> str:
-        return self.database_url.removeprefix("sqlite:///")
 
 
 class SettingsError(ValueError):
