@@ -80,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "nlp":
         from nlp.finetune import main as train_sentiment
 
-        return train_sentiment(args.args)
+        # `aftercare nlp train-sentiment -- --epochs 1`: the separator is ours, not finetune's.
+        options = args.args[1:] if args.args[:1] == ["--"] else args.args
+        return train_sentiment(options)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -174,7 +176,7 @@ async def _reanalyse(settings: Settings, since: dt.datetime, batch_size: int) ->
     from worker.runtime import default_analyser
 
     response_ids = await responses_submitted_since(since)
-    analyser = default_analyser()
+    analyser = default_analyser(settings)
     policy = FollowUpPolicy.from_settings(settings)
     with tqdm(total=len(response_ids), unit="response", desc="re-analysing") as progress:
         for start in range(0, len(response_ids), batch_size):

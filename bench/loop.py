@@ -88,11 +88,13 @@ async def run(
 
     import aftercare  # noqa: F401
     from aftercare.db import migrate
+    from aftercare.settings import load_settings
     from api.app import create_app
     from worker.runtime import default_analyser
 
     await migrate()
-    default_analyser()(["warm the model up"])  # load time is not what this measures
+    # Load time is not what this measures.
+    default_analyser(load_settings())(["warm the model up"])
     server = uvicorn.Server(
         uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
     )

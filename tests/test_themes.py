@@ -8,6 +8,7 @@ from aftercare.analysis import analyse_responses
 from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import FixedClock, system_clock
 from aftercare.responses import SurveyAnswers, submit_response
+from aftercare.settings import load_settings
 from aftercare.tables import DiscoveryRun, OutboxMessage
 from aftercare.tasks import FollowUpPolicy
 from aftercare.themes import run_discovery, schedule_discovery, start_discovery_run
@@ -34,7 +35,8 @@ async def _answered(comments: list[str]) -> None:
                 clock=system_clock,
             )
         )
-    await analyse_responses(ids, default_analyser(), policy=FollowUpPolicy(), clock=system_clock)
+    analyser = default_analyser(load_settings())
+    await analyse_responses(ids, analyser, policy=FollowUpPolicy(), clock=system_clock)
 
 
 def test_discovery_finds_the_recurring_themes_and_a_lead_promotes_one(api: ApiClient) -> None:

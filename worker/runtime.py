@@ -38,7 +38,7 @@ class WorkerRuntime:
         return self.settings
 
     def get_analyser(self) -> CommentAnalyser:
-        return self.analyser or default_analyser()
+        return self.analyser or default_analyser(self.get_settings())
 
     def get_theme_finder(self) -> ThemeFinder:
         from nlp.pipeline import find_themes
@@ -46,12 +46,19 @@ class WorkerRuntime:
         return find_themes
 
 
-@cache
-def default_analyser() -> CommentAnalyser:
-    """The packaged models, loaded once per process on first use."""
-    from nlp.pipeline import CommentPipeline
+def default_analyser(settings: Settings) -> CommentAnalyser:
+    """The packaged models as the settings ask for them, loaded once per process."""
+    return _packaged_analyser(settings.sentiment_int8, settings.torch_threads)
 
-    return CommentPipeline()
+
+@cache
+def _packaged_analyser(int8: bool, torch_threads: int) -> CommentAnalyser:
+    from nlp.encoder import set_torch_threads
+    from nlp.pipeline import CommentPipeline
+    from nlp.sentiment import get_model
+
+    set_torch_threads(torch_threads)
+    return CommentPipeline(get_model(int8))
 
 
 runtime = WorkerRuntime()

@@ -1,0 +1,68 @@
+"""`aftercare nlp train-sentiment` on a tiny slice: it runs, writes a loadable model, repeats."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nlp.sentiment import SentimentModel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AFTERCARE = Path(sys.executable).parent / "aftercare"
+
+
+def _train(output: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(AFTERCARE), "nlp", "train-sentiment", "--", "--limit", "16", "--epochs", "1"]
+    return subprocess.run(
+        [*command, "--output", str(output)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    runs = [_train(first), _train(second)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    return first, second, runs[0].stderr
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_it_writes_weights_a_config_and_a_model_card(two_runs: tuple[Path, Path, str]) -> None:
+    first, _, _ = two_runs
+    config = json.loads((first / "config.json").read_text(encoding="utf-8"))
+    assert config["head"]["kind"] == "fine-tuned"
+    assert config["training"]["settings"]["seed"] == 0
+    assert config["training"]["command"].startswith("python -m nlp.finetune")
+    card = (first / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for section in ("## Results", "## Training", "## Data", "## Limits", "Licence"):
+        assert section in card
+
+
+def test_it_shows_a_progress_bar(two_runs: tuple[Path, Path, str]) -> None:
+    _, _, stderr = two_runs
+    assert "epoch 1/1" in stderr and "batch" in stderr
+
+
+def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str]) -> None:
+    first, second, _ = two_runs
+    assert _digest(first / "weights.safetensors") == _digest(second / "weights.safetensors")
+
+
+def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> None:
+    first, _, _ = two_runs
+    [result] = SentimentModel(first).analyse(["The agent was helpful."])
+    assert result.model_version == "minilm-ft-2"
+    assert result.label in {"negative", "neutral", "positive"}
