@@ -525,9 +525,12 @@ def _data_record(data: dict[str, SourceSplits], wheels: dict[str, Path]) -> dict
 
 
 def write_config(output: Path, config: dict[str, Any]) -> None:
-    """Write config.json and MODEL_CARD.md next to the weights."""
+    """Write config.json, and MODEL_CARD.md when the test splits were evaluated."""
     (output / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    (output / "MODEL_CARD.md").write_text(render_finetuned_model_card(config), encoding="utf-8")
+    # A --skip-test experiment has validation figures only: not a model to describe or ship.
+    if config["metrics"]["evaluated_on"] == "test":
+        card = render_finetuned_model_card(config)
+        (output / "MODEL_CARD.md").write_text(card, encoding="utf-8")
 
 
 if __name__ == "__main__":
