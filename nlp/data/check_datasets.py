@@ -51,6 +51,8 @@ MIN_SENTIMENT_ROWS = 650
 MIN_TOPIC_ROWS = 170
 MIN_PER_TOPIC = 20
 TEST_SHARE = (0.20, 0.30)
+# Within each (label, kind) group, in file order, every TEST_EVERY-th row is `test`.
+TEST_EVERY = 4
 MAX_TOPICS_PER_ROW = 3
 
 
@@ -136,6 +138,27 @@ def check_sentiment(rows: list[dict[str, str]], errors: list[str]) -> None:
             errors.append(f"{name}: {label}/{kind} has {count} rows but none in test")
 
 
+def check_split_rule(rows: list[dict[str, str]], errors: list[str]) -> None:
+    """Within each (label, kind) group, in file order, every TEST_EVERY-th row is `test`.
+
+    Only the first offending row is reported: a row inserted or deleted mid-file would otherwise
+    flag every later row of its group.
+    """
+    name = SENTIMENT_CSV.name
+    seen: Counter[tuple[str, str]] = Counter()
+    for number, row in enumerate(rows, start=2):
+        group = (row["label"], row["kind"])
+        seen[group] += 1
+        expected = "test" if seen[group] % TEST_EVERY == 0 else "train"
+        if row["split"] != expected:
+            errors.append(
+                f"{name} line {number}: split is {row['split']!r}, expected {expected!r}"
+                f" (row {seen[group]} of {group[0]}/{group[1]}; every {TEST_EVERY}th row of a"
+                f" label/kind group is test): {row['text']!r}"
+            )
+            return
+
+
 def check_topics(rows: list[dict[str, str]], errors: list[str]) -> None:
     name = TOPIC_CSV.name
     print(f"{name}: {len(rows)} rows")
@@ -199,6 +222,7 @@ def main() -> int:
     topic_rows = read_rows(TOPIC_CSV, ["text", "topics"], errors)
     if sentiment_rows:
         check_sentiment(sentiment_rows, errors)
+        check_split_rule(sentiment_rows, errors)
     if topic_rows:
         check_topics(topic_rows, errors)
     check_duplicates({SENTIMENT_CSV.name: sentiment_rows, TOPIC_CSV.name: topic_rows}, errors)
