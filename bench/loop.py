@@ -71,7 +71,7 @@ async def run(
     database, broker_url = BACKENDS[backend]
     workdir = tempfile.mkdtemp(prefix="aftercare-bench-")
     database_url = (
-        f"sqlite:///{workdir}/bench.sqlite" if database == "sqlite" else _fresh_postgres()
+        f"sqlite:///{workdir}/bench.sqlite" if database == "sqlite" else await _fresh_postgres()
     )
     port = _free_port()
     os.environ.update(
@@ -90,13 +90,13 @@ async def run(
     import aftercare  # noqa: F401
     from aftercare.db import migrate
     from aftercare.settings import load_settings
+    from aftercare.topics import list_topics
     from api.app import create_app
-    from nlp.topics import DEFAULT_TOPICS
     from worker.runtime import default_analyser
 
     await migrate()
     # Load time is not what this measures: load the models and embed the taxonomy first.
-    default_analyser(load_settings())(["warm the model up"], DEFAULT_TOPICS)
+    default_analyser(load_settings())(["warm the model up"], await list_topics(active_only=True))
     server = uvicorn.Server(
         uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.nlp            # full run, a few minutes on 2 cores
     .venv/bin/python -m bench.nlp --quick    # smaller sizes, under a minute
+    .venv/bin/python -m bench.nlp --compare DIR   # also an earlier model directory, e.g. one
+                                                  # restored from git history before an upgrade
 
 Speed is measured on survey-length comments (the in-domain test split, repeated), against a
 naive loop that tokenizes and runs the model once per text. Quality is measured on the held-out
@@ -18,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,20 +84,36 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
-    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a model directory to measure beside the current one (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    for directory in args.compare:
+        if not (directory / "config.json").is_file():
+            parser.error(f"--compare {directory}: not a model directory (no config.json)")
     started = time.perf_counter()
     sets = load_test_sets(sizes)
     loads = {int8: cold_load_seconds(int8) for int8 in sizes.cold_loads}
     models = {"fp32": SentimentModel(int8=False), "int8": SentimentModel(int8=True)}
     speed = measure_speed(models, sets["in_domain"], sizes)
+    earlier = [SentimentModel(directory) for directory in args.compare]
     quality = {
         "v1 head `minilm-lr-1` (measured)": measure_quality(SentimentModel(V1_MODEL_DIR), sets),
+        **{f"earlier `{m.model_version}` (measured)": measure_quality(m, sets) for m in earlier},
         **{
             f"`{m.model_version}` {name} (measured)": measure_quality(m, sets)
             for name, m in models.items()
         },
     }
-    print_report(sizes, sets, loads, speed, quality, time.perf_counter() - started)
+    current = quality[f"`{models['fp32'].model_version}` fp32 (measured)"]
+    report = (sizes, sets, loads, speed, quality, current)
+    print_report(*report, seconds=time.perf_counter() - started)
     return 0
 
 
@@ -217,9 +236,10 @@ def print_report(
     loads: dict[bool, float],
     speed: list[SpeedRow],
     quality: dict[str, dict[str, dict[str, Any]]],
+    current: dict[str, dict[str, Any]],
     seconds: float,
 ) -> None:
-    """Print the speed, load, quality and goals tables."""
+    """Print the speed, load, quality and goals tables (goals judged on `current`)."""
     mode = "quick" if sizes is QUICK else "full"
     print(f"\n### Sentiment benchmark ({mode}), {os.cpu_count()} cores, {seconds:.0f} s\n")
     _print_speed(speed)
@@ -227,7 +247,7 @@ def print_report(
     for int8, load in loads.items():
         print(f"| `{DEFAULT_MODEL_DIR.name}` {'int8' if int8 else 'fp32'} | {load:.1f} |")
     _print_quality(sets, quality)
-    _print_goals(speed, quality)
+    _print_goals(speed, current)
 
 
 def _print_speed(speed: list[SpeedRow]) -> None:
@@ -263,7 +283,7 @@ def _print_quality(
         )
 
 
-def _print_goals(speed: list[SpeedRow], quality: dict[str, dict[str, dict[str, Any]]]) -> None:
+def _print_goals(speed: list[SpeedRow], current: dict[str, dict[str, Any]]) -> None:
     naive = speed[0].texts / speed[0].seconds
     fp32 = next(r for r in speed if r.name.endswith("fp32") and r.batch == 64)
     int8 = next(r for r in speed if r.name.endswith("int8") and r.batch == 64)
@@ -271,8 +291,7 @@ def _print_goals(speed: list[SpeedRow], quality: dict[str, dict[str, dict[str, A
     eligible = [r for r in (fp32, int8) if fp32.accuracy - r.accuracy <= GOAL_ACCURACY_LOSS]
     best = max(eligible, key=lambda r: r.texts / r.seconds)
     rate, loss = best.texts / best.seconds, fp32.accuracy - int8.accuracy
-    new = quality[next(name for name in quality if "fp32" in name)]
-    domain, tweets = new["in_domain"], new["tweets"]
+    domain, tweets = current["in_domain"], current["tweets"]
     at_least = [
         (f"comments/s batched, {best.name}", rate, GOAL_TEXTS_PER_SECOND),
         (f"times the naive loop, {best.name}", rate / naive, GOAL_SPEEDUP),
