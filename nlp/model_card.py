@@ -220,12 +220,7 @@ and {rt_fit} Rotten Tomatoes reviews, shuffled into batches of similar length (d
 padding). AdamW, linear warm-up then linear decay, no weight decay on biases and LayerNorm,
 gradients clipped, cross-entropy loss.
 
-How the settings were chosen: MODELS.md's fine-tuning recipe (learning rate 5e-5, batch 32),
-the in-domain comments oversampled 6 times. A first draft (16,000 tweets, 2 epochs, the first
-524 in-domain training comments; never committed) reached 0.904 in-domain and 0.798 tweet
-accuracy on the held-out splits, short of the tweet target, so the draft's test results did
-inform this run: all training tweets, a third epoch, and 261 more in-domain comments (mostly
-sarcasm, mixed and short answers, the draft's weakest kinds). Nothing else was tuned.
+{how_chosen}
 Validation slices carved from the training parts were watched after each epoch:
 
 | epoch | train loss | examples/s | {validation_header} |
@@ -318,6 +313,7 @@ def render_finetuned_model_card(config: dict[str, Any]) -> str:
         fp16_agreement=_agreements(storage["fp16_label_agreement"]),
         int8_agreement=_agreements(storage["int8_label_agreement"]),
         notes="".join(f"\n\n{note}" for note in training.get("notes", [])),
+        how_chosen=training["how_chosen"],
         settings_rows="\n".join(f"- {name} = {value}" for name, value in settings.items()),
         repeat=settings["in_domain_repeat"],
         tweets_fit=data["tweets"]["fit"],
@@ -372,19 +368,30 @@ def _agreements(by_set: dict[str, float]) -> str:
 
 def _epoch_table(training: dict[str, Any]) -> dict[str, str]:
     names = list(training["validation_per_epoch"][0])
-    # One accuracy column per validation slice the run had (in-domain only if it held one out).
+    # With a weight average, each cell shows the averaged (exported) weights, then the raw ones.
+    raw = training.get("raw_validation_per_epoch") or [None] * len(training["epochs"])
+    averaged = raw[0] is not None
+
+    def cell(validation: dict[str, Any], raw_validation: dict[str, Any] | None, name: str) -> str:
+        text = f"{validation[name]['accuracy']:.3f}"
+        return (
+            text if raw_validation is None else f"{text} / {raw_validation[name]['accuracy']:.3f}"
+        )
+
     rows = [
         f"| {epoch['epoch']} | {epoch['train_loss']:.3f} | {epoch['examples_per_second']:.1f} | "
-        + " | ".join(f"{validation[name]['accuracy']:.3f}" for name in names)
+        + " | ".join(cell(validation, raw_validation, name) for name in names)
         + " |"
-        for epoch, validation in zip(
-            training["epochs"], training["validation_per_epoch"], strict=True
+        for epoch, validation, raw_validation in zip(
+            training["epochs"], training["validation_per_epoch"], raw, strict=True
         )
     ]
     first = training["validation_per_epoch"][0]
+    which = ", averaged / raw weights" if averaged else ""
     return {
         "validation_header": " | ".join(
-            f"{name.replace('_', ' ')} validation accuracy (n={first[name]['n']})" for name in names
+            f"{name.replace('_', ' ')} validation accuracy{which} (n={first[name]['n']})"
+            for name in names
         ),
         "validation_rule": "---|" * len(names),
         "epoch_rows": "\n".join(rows),

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from nlp.finetune import MODEL_VERSION
 from nlp.sentiment import SentimentModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,5 +69,26 @@ def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str])
 def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> None:
     first, _, _ = two_runs
     [result] = SentimentModel(first).analyse(["The agent was helpful."])
-    assert result.model_version == "minilm-ft-2"
+    assert result.model_version == MODEL_VERSION
     assert result.label in {"negative", "neutral", "positive"}
+
+
+def test_the_weight_average_follows_training_and_restores_the_trained_weights() -> None:
+    from nlp.finetune import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    model.bias.requires_grad_(False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    average = WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        model.weight.fill_(4.0)
+        model.bias.fill_(9.0)
+    average.update(model)
+    # One step of 0.75 * old + 0.25 * new; the frozen bias is not averaged at all.
+    with average.applied(model):
+        assert model.weight.tolist() == [[1.0, 1.0]]
+        assert model.bias.item() == 9.0
+    assert model.weight.tolist() == [[4.0, 4.0]]
+    average.copy_to(model)
+    assert model.weight.tolist() == [[1.0, 1.0]]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nlp import sentiment
+from nlp.model_card import render_finetuned_model_card
 from nlp.sentiment import SentimentModel
 from nlp.types import SENTIMENT_LABELS, Sentiment
 
@@ -244,6 +245,12 @@ def test_it_reports_the_model_version_from_the_config(model: SentimentModel) -> 
     config = json.loads((model.model_dir / "config.json").read_text(encoding="utf-8"))
     [result] = model.analyse([CLEAR_PRAISE[0]])
     assert result.model_version == config["model_version"] == "minilm-ft-2"
+
+
+def test_the_shipped_model_card_is_rendered_from_its_config(model: SentimentModel) -> None:
+    config = json.loads((model.model_dir / "config.json").read_text(encoding="utf-8"))
+    card = (model.model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card == render_finetuned_model_card(config)
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
