@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     current = quality[f"`{models['fp32'].model_version}` fp32 (measured)"]
-    report = (sizes, sets, loads, speed, quality, current)
-    print_report(*report, seconds=time.perf_counter() - started)
+    print_report(sizes, sets, loads, speed, quality, current, time.perf_counter() - started)
     return 0
 
 

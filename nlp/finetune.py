@@ -108,13 +108,13 @@ class TrainingSettings:
     in_domain_repeat: int
     in_domain_validation: float
     limit: int | None
+    # Exponential moving average of the weights, updated every step (0: off). The average is
+    # what gets exported; the raw weights are validated beside it every epoch.
+    ema_decay: float
     warmup_share: float = 0.06
     weight_decay: float = 0.01
     dropout: float = 0.1
     max_grad_norm: float = 1.0
-    # Exponential moving average of the weights, updated every step (0: off). The average is
-    # what gets exported; the raw weights are validated beside it every epoch.
-    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -296,9 +296,7 @@ def train(
         }
         if average is not None:
             record["validation_raw"] = evaluate_sets(model, tokenizer, validation_sets)
-            with average.applied(model):
-                record["validation"] = evaluate_sets(model, tokenizer, validation_sets)
-        else:
+        with average.applied(model) if average is not None else contextlib.nullcontext():
             record["validation"] = evaluate_sets(model, tokenizer, validation_sets)
         history.append(record)
         _print_epoch(record)
@@ -326,23 +324,25 @@ class WeightAverage:
             if name in self.shadow:
                 self.shadow[name].lerp_(p.detach(), 1.0 - self.decay)
 
-    @torch.no_grad()
     def copy_to(self, model: torch.nn.Module) -> None:
-        for name, p in model.named_parameters():
-            if name in self.shadow:
-                p.copy_(self.shadow[name])
+        _assign(model, self.shadow)
 
     @contextlib.contextmanager
     def applied(self, model: torch.nn.Module) -> Iterator[None]:
         """The averaged weights in place for the block, the trained ones restored after."""
-        saved = {name: p.detach().clone() for name, p in model.named_parameters()}
+        trained = {n: p.detach().clone() for n, p in model.named_parameters() if n in self.shadow}
         self.copy_to(model)
         try:
             yield
         finally:
-            with torch.no_grad():
-                for name, p in model.named_parameters():
-                    p.copy_(saved[name])
+            _assign(model, trained)
+
+
+@torch.no_grad()
+def _assign(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    for name, p in model.named_parameters():
+        if name in weights:
+            p.copy_(weights[name])
 
 
 def length_bucketed_batches(

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nlp.finetune import MODEL_VERSION
+from nlp.finetune import MODEL_VERSION, WeightAverage
 from nlp.sentiment import SentimentModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +74,6 @@ def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> No
 
 
 def test_the_weight_average_follows_training_and_restores_the_trained_weights() -> None:
-    from nlp.finetune import WeightAverage
-
     model = torch.nn.Linear(2, 1)
     model.bias.requires_grad_(False)
     with torch.no_grad():
