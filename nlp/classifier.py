@@ -87,11 +87,23 @@ def save_weights(model: SentimentClassifier, path: Path, metadata: dict[str, str
 
 def load_classifier(path: Path, num_labels: int) -> SentimentClassifier:
     """Rebuild a saved classifier from the installed encoder plus its stored weights (float32)."""
+    return load_averaged_classifier([path], num_labels)
+
+
+def load_averaged_classifier(paths: Sequence[Path], num_labels: int) -> SentimentClassifier:
+    """Rebuild a classifier whose weights are the mean of several saved ones' (float32)."""
+    runs = [load_file(str(path)) for path in paths]
+    for path, run in zip(paths, runs, strict=True):
+        if run.keys() != runs[0].keys():
+            raise ModelDirError(f"{path} holds other weights than {paths[0]}")
+    mean = {
+        name: torch.stack([run[name].to(torch.float32) for run in runs]).mean(dim=0)
+        for name in runs[0]
+    }
     model = build_classifier(num_labels)
-    tensors = {name: tensor.to(torch.float32) for name, tensor in load_file(str(path)).items()}
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    missing, unexpected = model.load_state_dict(mean, strict=False)
     if unexpected or set(missing) != FROZEN_WEIGHTS:
-        raise ModelDirError(f"{path}: unexpected {unexpected[:5]}, missing {missing[:5]}")
+        raise ModelDirError(f"{paths[0]}: unexpected {unexpected[:5]}, missing {missing[:5]}")
     return model.eval()
 
 

