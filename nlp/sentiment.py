@@ -24,7 +24,7 @@ from nlp.types import SENTIMENT_LABELS, Sentiment
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 # The frozen-embedding head the fine-tuned model replaced; kept as the benchmark's baseline.
 V1_MODEL_DIR = MODELS_DIR / "sentiment-minilm-lr-v1"
-DEFAULT_MODEL_DIR = MODELS_DIR / "sentiment-minilm-ft-2"
+DEFAULT_MODEL_DIR = MODELS_DIR / "sentiment-minilm-ft-5"
 BATCH_SIZE = 64
 # Worker threads may ask for the model at the same moment; only one of them should load it.
 _LOAD_LOCK = threading.Lock()

@@ -244,7 +244,7 @@ def test_it_gives_the_same_answers_to_concurrent_worker_threads(model: Sentiment
 def test_it_reports_the_model_version_from_the_config(model: SentimentModel) -> None:
     config = json.loads((model.model_dir / "config.json").read_text(encoding="utf-8"))
     [result] = model.analyse([CLEAR_PRAISE[0]])
-    assert result.model_version == config["model_version"] == "minilm-ft-2"
+    assert result.model_version == config["model_version"] == "minilm-ft-5"
 
 
 def test_the_shipped_model_card_is_rendered_from_its_config(model: SentimentModel) -> None:
