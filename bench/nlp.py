@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.nlp            # full run, a few minutes on 2 cores
     .venv/bin/python -m bench.nlp --quick    # smaller sizes, under a minute
-    .venv/bin/python -m bench.nlp --compare DIR   # also an earlier model directory, e.g. one
-                                                  # restored from git history before an upgrade
+    .venv/bin/python -m bench.nlp --compare DIR   # also another model directory: one restored
+                                                  # from git history, or a candidate
 
 Speed is measured on survey-length comments (the in-domain test split, repeated), against a
 naive loop that tokenizes and runs the model once per text. Quality is measured on the held-out
@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     loads = {int8: cold_load_seconds(int8) for int8 in sizes.cold_loads}
     models = {"fp32": SentimentModel(int8=False), "int8": SentimentModel(int8=True)}
     speed = measure_speed(models, sets["in_domain"], sizes)
-    earlier = [SentimentModel(directory) for directory in args.compare]
+    compared = [SentimentModel(directory) for directory in args.compare]
     quality = {
         "v1 head `minilm-lr-1` (measured)": measure_quality(SentimentModel(V1_MODEL_DIR), sets),
-        **{f"earlier `{m.model_version}` (measured)": measure_quality(m, sets) for m in earlier},
+        **{f"compared `{m.model_version}` (measured)": measure_quality(m, sets) for m in compared},
         **{
             f"`{m.model_version}` {name} (measured)": measure_quality(m, sets)
             for name, m in models.items()

