@@ -11,7 +11,9 @@ used to choose anything.
 With `--runs N`, the exported model is the mean of the weights of N training runs that differ
 only in their seed (a uniform "model soup"; one model, no cost at inference). The default is one
 run: three seeds' mean measured no better on validation than the runs themselves. Each run is
-saved under `--runs-dir` as it finishes, so an interrupted command resumes with the next run.
+saved under `--runs-dir` as it finishes, and a run in progress is checkpointed there every ten
+minutes and after each epoch, so an interrupted command resumes where it was. `--time-budget
+MINUTES` stops with a checkpoint (exit 3) when the time is spent; the same command continues.
 Seeded: the same command on the same machine gives the same model.
 """
 
@@ -90,6 +92,11 @@ REVIEWS_VALIDATION = 0.1
 # Batches are length-sorted within windows of this many batches: little padding, yet the
 # sources stay mixed within an epoch.
 BUCKET_WINDOW = 50
+# A run in progress is saved this often (and whenever a --time-budget runs out), so a killed or
+# stopped command resumes where it was: a session may end in the middle of an hour-long run.
+CHECKPOINT_SECONDS = 600
+# Exit status of a command that stopped on its --time-budget, resumable by running it again.
+EXIT_RESUMABLE = 3
 SOURCES = ("in_domain", "tweets", "rotten_tomatoes")
 # Where this recipe's defaults came from, for the model card. Rewrite it with the defaults.
 HOW_CHOSEN = """\
@@ -171,10 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     _print_sizes(data)
     tokenizer = load_tokenizer()
     recipe = recipe_key(settings, data, wheels)
-    runs = [
-        trained_run(data, tokenizer, settings, seed, args.runs_dir / f"{recipe}-seed-{seed}")
-        for seed in range(settings.seed, settings.seed + settings.runs)
-    ]
+    deadline = None if args.time_budget is None else started + args.time_budget * 60
+    try:
+        runs = [
+            trained_run(
+                data, tokenizer, settings, seed, args.runs_dir / f"{recipe}-seed-{seed}", deadline
+            )
+            for seed in range(settings.seed, settings.seed + settings.runs)
+        ]
+    except TimeBudgetSpent as stop:
+        print(f"time budget spent: {stop}; the same command resumes from there", flush=True)
+        return EXIT_RESUMABLE
     model = load_averaged_classifier([run.weights for run in runs], len(SENTIMENT_LABELS))
     validation_sets = {name: split.validation for name, split in data.items()}
     soup_validation = evaluate_sets(model, tokenizer, validation_sets)
@@ -235,11 +249,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train each tweet towards its annotators' agreement, not the bare label",
     )
     parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help=f"stop after this long with a checkpoint (exit {EXIT_RESUMABLE}); rerun to resume",
+    )
+    parser.add_argument(
         "--skip-test", action="store_true", help="experiments: check on validation only"
     )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.time_budget is not None and args.time_budget < 0:
+        parser.error("--time-budget must not be negative")
     return args
 
 
@@ -326,8 +349,13 @@ def trained_run(
     settings: TrainingSettings,
     seed: int,
     stem: Path,
+    deadline: float | None = None,
 ) -> TrainedRun:
-    """Train one run with this seed and save it at stem, or reuse the run saved there."""
+    """Train one run with this seed and save it at stem, or reuse the run saved there.
+
+    A run stopped part-way (killed, or past the perf_counter deadline: TimeBudgetSpent) left
+    a checkpoint at stem; this resumes from it, to the same weights as an unbroken run.
+    """
     weights, record = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
     if weights.is_file() and record.is_file():
         print(f"run with seed {seed}: reusing {weights}", flush=True)
@@ -335,13 +363,15 @@ def trained_run(
         return TrainedRun(seed=seed, weights=weights, history=history, reused=True)
     torch.manual_seed(seed)
     model = build_classifier(len(SENTIMENT_LABELS), settings.dropout)
-    history = train(model, tokenizer, data, settings, seed)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(stem.with_suffix(".checkpoint"), deadline)
+    history = train(model, tokenizer, data, settings, seed, checkpoint)
     # Written under a temporary name first: a run killed while saving is never reused.
     partial = stem.with_suffix(".partial")
     save_weights(model, partial, {"model_version": MODEL_VERSION, "seed": str(seed)})
     partial.replace(weights)
     record.write_text(json.dumps({"seed": seed, "history": history}) + "\n", encoding="utf-8")
+    checkpoint.path.unlink(missing_ok=True)
     return TrainedRun(seed=seed, weights=weights, history=history, reused=False)
 
 
@@ -351,9 +381,10 @@ def train(
     data: dict[str, SourceSplits],
     settings: TrainingSettings,
     seed: int,
+    checkpoint: Checkpoint,
 ) -> list[dict[str, Any]]:
-    """Fine-tune in place with this seed's batch order; return per-epoch loss, speed and
-    validation metrics."""
+    """Fine-tune in place with this seed's batch order, from the checkpoint if there is one;
+    return per-epoch loss, speed and validation metrics."""
     examples = training_set(data, settings)
     token_ids = tokenizer(examples.texts, truncation=True, max_length=settings.max_length)[
         "input_ids"
@@ -364,26 +395,30 @@ def train(
     steps = settings.epochs * batches_per_epoch(len(examples), settings.batch_size)
     optimizer, scheduler = _optimizer(model, settings, steps)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay else None
-    history = []
-    for epoch in range(1, settings.epochs + 1):
+    trainer = Trainer(model, optimizer, scheduler, average)
+    progress = checkpoint.load(trainer) or RunProgress(
+        epoch=1, batch=0, loss_total=0.0, seconds=0.0, history=[], rng=dict(rng.bit_generator.state)
+    )
+    while progress.epoch <= settings.epochs:
+        # The epoch's batches come from the state saved with it, so a resumed epoch has the
+        # same batches and leaves the generator where an unbroken one would.
+        rng.bit_generator.state = progress.rng
         batches = length_bucketed_batches(lengths, settings.batch_size, rng)
-        started = time.perf_counter()
         loss = _train_epoch(
-            model,
-            optimizer,
-            scheduler,
+            trainer,
+            checkpoint,
+            progress,
             batches,
             token_ids,
             targets,
             tokenizer.pad_token_id,
             settings.max_grad_norm,
-            f"seed {seed}, epoch {epoch}/{settings.epochs}",
-            average,
+            f"seed {seed}, epoch {progress.epoch}/{settings.epochs}",
         )
-        seconds = time.perf_counter() - started
+        seconds = progress.seconds
         validation_sets = {n: s.validation for n, s in data.items()}
         record: dict[str, Any] = {
-            "epoch": epoch,
+            "epoch": progress.epoch,
             "train_loss": loss,
             "examples": len(examples),
             "seconds": round(seconds, 1),
@@ -393,11 +428,100 @@ def train(
             record["validation_raw"] = evaluate_sets(model, tokenizer, validation_sets)
         with average.applied(model) if average is not None else contextlib.nullcontext():
             record["validation"] = evaluate_sets(model, tokenizer, validation_sets)
-        history.append(record)
         _print_epoch(record)
+        progress = RunProgress(
+            epoch=progress.epoch + 1,
+            batch=0,
+            loss_total=0.0,
+            seconds=0.0,
+            history=[*progress.history, record],
+            rng=dict(rng.bit_generator.state),
+        )
+        checkpoint.save(trainer, progress)
     if average is not None:
         average.copy_to(model)
-    return history
+    return progress.history
+
+
+@dataclass
+class RunProgress:
+    """How far a run has got: what a checkpoint holds besides the tensors."""
+
+    epoch: int  # the epoch in progress, from 1
+    batch: int  # how many of its batches are trained
+    loss_total: float  # summed over those batches
+    seconds: float  # spent on those batches
+    history: list[dict[str, Any]]  # the finished epochs' records
+    rng: dict[str, Any]  # the batch-order generator's state at the start of this epoch
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """Everything a training step changes, saved together in a checkpoint."""
+
+    model: SentimentClassifier
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    average: WeightAverage | None
+
+
+class TimeBudgetSpent(Exception):  # noqa: N818 - a stop, not an error
+    """The command's --time-budget ran out; a checkpoint holds the run."""
+
+
+class Checkpoint:
+    """A run in progress on disk: saved every CHECKPOINT_SECONDS, after every epoch, and
+    before stopping at the deadline (a time.perf_counter() value; None: no budget)."""
+
+    def __init__(self, path: Path, deadline: float | None) -> None:
+        self.path = path
+        self.deadline = deadline
+        self.saved_at = time.perf_counter()
+
+    def load(self, trainer: Trainer) -> RunProgress | None:
+        """Restore the trainer from the file and return its progress, if there is a file."""
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, weights_only=True)
+        trainer.model.load_state_dict(state["model"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.scheduler.load_state_dict(state["scheduler"])
+        if trainer.average is not None:
+            trainer.average.shadow = state["average"]
+        torch.set_rng_state(state["torch_rng"])
+        progress = RunProgress(**state["progress"])
+        print(
+            f"resuming {self.path.name}: epoch {progress.epoch}, batch {progress.batch}",
+            flush=True,
+        )
+        return progress
+
+    def save(self, trainer: Trainer, progress: RunProgress) -> None:
+        state = {
+            "model": trainer.model.state_dict(),
+            "optimizer": trainer.optimizer.state_dict(),
+            "scheduler": trainer.scheduler.state_dict(),
+            "average": trainer.average.shadow if trainer.average is not None else None,
+            # Dropout draws from it: restored, a resumed run draws what an unbroken one would.
+            "torch_rng": torch.get_rng_state(),
+            "progress": asdict(progress),
+        }
+        # Written under a temporary name first: a command killed while saving keeps the last.
+        partial = self.path.with_suffix(".checkpoint-partial")
+        torch.save(state, partial)
+        partial.replace(self.path)
+        self.saved_at = time.perf_counter()
+
+    def after_step(self, trainer: Trainer, progress: RunProgress) -> None:
+        """Save when one is due; save and raise TimeBudgetSpent past the deadline."""
+        now = time.perf_counter()
+        past_deadline = self.deadline is not None and now >= self.deadline
+        if past_deadline or now - self.saved_at >= CHECKPOINT_SECONDS:
+            self.save(trainer, progress)
+        if past_deadline:
+            raise TimeBudgetSpent(
+                f"saved {self.path} at epoch {progress.epoch}, batch {progress.batch}"
+            )
 
 
 def label_targets(examples: LabelledTexts, soft: bool) -> torch.Tensor:
@@ -501,22 +625,37 @@ def _optimizer(
 
 
 def _train_epoch(
-    model: SentimentClassifier,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    trainer: Trainer,
+    checkpoint: Checkpoint,
+    progress: RunProgress,
     batches: list[npt.NDArray[np.int64]],
     token_ids: list[list[int]],
     targets: torch.Tensor,
     pad_id: int,
     max_grad_norm: float,
     description: str,
-    average: WeightAverage | None,
 ) -> float:
+    """Train the epoch's batches from progress.batch on, keeping progress up to date; return
+    the epoch's mean loss."""
+    model, optimizer, scheduler, average = (
+        trainer.model,
+        trainer.optimizer,
+        trainer.scheduler,
+        trainer.average,
+    )
+    resumed_at = time.perf_counter() - progress.seconds
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    total = 0.0
-    progress = tqdm(batches, desc=description, unit="batch", mininterval=10)
-    for step, rows in enumerate(progress, start=1):
+    total = progress.loss_total
+    bar = tqdm(
+        batches[progress.batch :],
+        desc=description,
+        unit="batch",
+        mininterval=10,
+        initial=progress.batch,
+        total=len(batches),
+    )
+    for step, rows in enumerate(bar, start=progress.batch + 1):
         logits = model(*pad_batch([token_ids[i] for i in rows], pad_id))
         loss = torch.nn.functional.cross_entropy(logits, targets[rows])
         optimizer.zero_grad(set_to_none=True)
@@ -527,7 +666,10 @@ def _train_epoch(
         if average is not None:
             average.update(model)
         total += loss.item()
-        progress.set_postfix(loss=f"{total / step:.3f}", refresh=False)
+        bar.set_postfix(loss=f"{total / step:.3f}", refresh=False)
+        progress.batch, progress.loss_total = step, total
+        progress.seconds = time.perf_counter() - resumed_at
+        checkpoint.after_step(trainer, progress)
     return total / max(1, len(batches))
 
 

