@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -396,9 +396,7 @@ def train(
     optimizer, scheduler = _optimizer(model, settings, steps)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay else None
     trainer = Trainer(model, optimizer, scheduler, average)
-    progress = checkpoint.load(trainer) or RunProgress(
-        epoch=1, batch=0, loss_total=0.0, seconds=0.0, history=[], rng=dict(rng.bit_generator.state)
-    )
+    progress = checkpoint.load(trainer) or RunProgress.epoch_start(1, [], rng)
     while progress.epoch <= settings.epochs:
         # The epoch's batches come from the state saved with it, so a resumed epoch has the
         # same batches and leaves the generator where an unbroken one would.
@@ -429,14 +427,7 @@ def train(
         with average.applied(model) if average is not None else contextlib.nullcontext():
             record["validation"] = evaluate_sets(model, tokenizer, validation_sets)
         _print_epoch(record)
-        progress = RunProgress(
-            epoch=progress.epoch + 1,
-            batch=0,
-            loss_total=0.0,
-            seconds=0.0,
-            history=[*progress.history, record],
-            rng=dict(rng.bit_generator.state),
-        )
+        progress = RunProgress.epoch_start(progress.epoch + 1, [*progress.history, record], rng)
         checkpoint.save(trainer, progress)
     if average is not None:
         average.copy_to(model)
@@ -454,9 +445,15 @@ class RunProgress:
     history: list[dict[str, Any]]  # the finished epochs' records
     rng: dict[str, Any]  # the batch-order generator's state at the start of this epoch
 
+    @classmethod
+    def epoch_start(
+        cls, epoch: int, history: list[dict[str, Any]], rng: np.random.Generator
+    ) -> RunProgress:
+        """Nothing of this epoch trained yet; its batches are drawn from rng as it is now."""
+        return cls(epoch, 0, 0.0, 0.0, history, dict(rng.bit_generator.state))
 
-@dataclass(frozen=True)
-class Trainer:
+
+class Trainer(NamedTuple):
     """Everything a training step changes, saved together in a checkpoint."""
 
     model: SentimentClassifier
@@ -637,12 +634,7 @@ def _train_epoch(
 ) -> float:
     """Train the epoch's batches from progress.batch on, keeping progress up to date; return
     the epoch's mean loss."""
-    model, optimizer, scheduler, average = (
-        trainer.model,
-        trainer.optimizer,
-        trainer.scheduler,
-        trainer.average,
-    )
+    model, optimizer, scheduler, average = trainer
     resumed_at = time.perf_counter() - progress.seconds
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
