@@ -14,6 +14,8 @@ run: three seeds' mean measured no better on validation than the runs themselves
 saved under `--runs-dir` as it finishes, and a run in progress is checkpointed there every ten
 minutes and after each epoch, so an interrupted command resumes where it was. `--time-budget
 MINUTES` stops with a checkpoint (exit 3) when the time is spent; the same command continues.
+`--teacher-weight W --teacher-temperature T` distills: each target mixes the gold label with a
+larger teacher's distribution, read from the logits `python -m nlp.teacher` committed.
 Seeded: the same command on the same machine gives the same model.
 """
 
