@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlp.evaluation import classification_metrics, long_text_metrics
+from nlp.evaluation import classification_metrics, long_text_metrics, paired_comparison
 from nlp.sentiment import DEFAULT_MODEL_DIR, V1_MODEL_DIR, SentimentModel
 from nlp.training_data import (
     LabelledTexts,
@@ -102,17 +102,32 @@ def main(argv: list[str] | None = None) -> int:
     loads = {int8: cold_load_seconds(int8) for int8 in sizes.cold_loads}
     models = {"fp32": SentimentModel(int8=False), "int8": SentimentModel(int8=True)}
     speed = measure_speed(models, sets["in_domain"], sizes)
-    compared = [SentimentModel(directory) for directory in args.compare]
-    quality = {
-        "v1 head `minilm-lr-1` (measured)": measure_quality(SentimentModel(V1_MODEL_DIR), sets),
-        **{f"compared `{m.model_version}` (measured)": measure_quality(m, sets) for m in compared},
-        **{
-            f"`{m.model_version}` {name} (measured)": measure_quality(m, sets)
-            for name, m in models.items()
-        },
+    compared = {
+        f"compared `{m.model_version}` (measured)": m
+        for m in (SentimentModel(directory) for directory in args.compare)
     }
-    current = quality[f"`{models['fp32'].model_version}` fp32 (measured)"]
-    print_report(sizes, sets, loads, speed, quality, current, time.perf_counter() - started)
+    current_name = f"`{models['fp32'].model_version}` fp32 (measured)"
+    answers = {
+        name: predict_sets(model, sets)
+        for name, model in {
+            "v1 head `minilm-lr-1` (measured)": SentimentModel(V1_MODEL_DIR),
+            **compared,
+            **{f"`{m.model_version}` {name} (measured)": m for name, m in models.items()},
+        }.items()
+    }
+    quality = {name: measure_quality(predicted, sets) for name, predicted in answers.items()}
+    paired = {
+        name: {
+            split: paired_comparison(
+                data.labels, answers[current_name][split], answers[name][split]
+            )
+            for split, data in sets.items()
+        }
+        for name in compared
+    }
+    print_report(
+        sizes, sets, loads, speed, quality, paired, current_name, time.perf_counter() - started
+    )
     return 0
 
 
@@ -213,16 +228,22 @@ def _timed(work: Callable[[], object]) -> float:
 # --- quality ------------------------------------------------------------------------------
 
 
-def measure_quality(
+def predict_sets(
     model: SentimentModel, sets: dict[str, LabelledTexts]
+) -> dict[str, npt.NDArray[np.int64]]:
+    """One model's label indices on each held-out set."""
+    return {name: _label_indices(model, data.texts) for name, data in sets.items()}
+
+
+def measure_quality(
+    answers: dict[str, npt.NDArray[np.int64]], sets: dict[str, LabelledTexts]
 ) -> dict[str, dict[str, Any]]:
-    """Metrics of one model on each held-out set."""
+    """Metrics of one model's answers on each held-out set."""
     results = {}
     for name, data in sets.items():
-        predicted = _label_indices(model, data.texts)
-        results[name] = classification_metrics(data.labels, predicted)
+        results[name] = classification_metrics(data.labels, answers[name])
         if name == "rotten_tomatoes":
-            results[name]["longest"] = long_text_metrics(data.texts, data.labels, predicted)
+            results[name]["longest"] = long_text_metrics(data.texts, data.labels, answers[name])
     return results
 
 
@@ -235,10 +256,12 @@ def print_report(
     loads: dict[bool, float],
     speed: list[SpeedRow],
     quality: dict[str, dict[str, dict[str, Any]]],
-    current: dict[str, dict[str, Any]],
+    paired: dict[str, dict[str, dict[str, Any]]],
+    current_name: str,
     seconds: float,
 ) -> None:
-    """Print the speed, load, quality and goals tables (goals judged on `current`)."""
+    """Print the speed, load, quality, paired and goals tables (goals judged on the current
+    model's fp32 answers, `current_name` in `quality`)."""
     mode = "quick" if sizes is QUICK else "full"
     print(f"\n### Sentiment benchmark ({mode}), {os.cpu_count()} cores, {seconds:.0f} s\n")
     _print_speed(speed)
@@ -246,7 +269,25 @@ def print_report(
     for int8, load in loads.items():
         print(f"| `{DEFAULT_MODEL_DIR.name}` {'int8' if int8 else 'fp32'} | {load:.1f} |")
     _print_quality(sets, quality)
-    _print_goals(speed, current)
+    _print_paired(paired, current_name)
+    _print_goals(speed, quality[current_name])
+
+
+def _print_paired(paired: dict[str, dict[str, dict[str, Any]]], current_name: str) -> None:
+    # Only with --compare: is each compared model's difference from the current one more than
+    # luck? (Exact McNemar test on the texts exactly one of the two gets right.)
+    if not paired:
+        return
+    print(
+        f"\n| compared with {current_name} | split | only current right | "
+        "only compared right | McNemar p |\n|---|---|---|---|---|"
+    )
+    for name, splits in paired.items():
+        for split, result in splits.items():
+            print(
+                f"| {name} | {split} (n={result['n']}) | {result['baseline_only']} | "
+                f"{result['candidate_only']} | {result['p_value']:.3f} |"
+            )
 
 
 def _print_speed(speed: list[SpeedRow]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.metrics import precision_recall_fscore_support as prfs
 
@@ -63,4 +64,22 @@ def long_text_metrics(
         "n": int(longest.sum()),
         "accuracy": float((predicted[longest] == truth[longest]).mean()),
         "neutral_share": float((predicted[longest] == NEUTRAL).mean()),
+    }
+
+
+def paired_comparison(truth: Labels, baseline: Labels, candidate: Labels) -> dict[str, Any]:
+    """How two models' answers on the same texts differ: the texts only one of them gets right,
+    and the exact McNemar p-value (a two-sided binomial test on those texts). A small p says
+    the difference in accuracy is unlikely to be luck; it is how "clearly better" is judged
+    before a new model is committed."""
+    baseline_right, candidate_right = baseline == truth, candidate == truth
+    baseline_only = int((baseline_right & ~candidate_right).sum())
+    candidate_only = int((candidate_right & ~baseline_right).sum())
+    disagreements = baseline_only + candidate_only
+    p_value = binomtest(candidate_only, disagreements).pvalue if disagreements else 1.0
+    return {
+        "n": int(len(truth)),
+        "baseline_only": baseline_only,
+        "candidate_only": candidate_only,
+        "p_value": float(p_value),
     }
