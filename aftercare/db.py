@@ -62,28 +62,6 @@ def is_database_busy(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "database is locked" in str(error)
 
 
-async def migrate() -> None:
-    """Run every migration forwards (idempotent), then seed the defaults."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    result = await run_forwards(app_name="aftercare", migration_id="all", fake=False)
-    if not result.success:
-        raise RuntimeError(f"migrations failed: {result.message}")
-    await seed_defaults()
-
-
-async def seed_defaults() -> None:
-    """The default survey and topic taxonomy; rows that exist (perhaps edited) stay."""
-    import datetime as dt
-
-    from aftercare.surveys import ensure_default_survey
-    from aftercare.topics import ensure_default_topics
-
-    now = dt.datetime.now(dt.UTC)
-    await ensure_default_survey(now)
-    await ensure_default_topics(now=now)
-
-
 async def database_is_reachable() -> bool:
     try:
         await engine().run_ddl("SELECT 1")

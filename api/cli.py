@@ -104,14 +104,14 @@ def _run(coroutine: object) -> int:
 
 
 async def _migrate() -> None:
-    from aftercare.db import migrate
+    from aftercare.schema import migrate
 
     await migrate()
 
 
 async def _demo(settings: Settings) -> None:
-    from aftercare.db import migrate
     from aftercare.demo import DEMO_LEAD_EMAIL, seed_demo
+    from aftercare.schema import migrate
 
     await migrate()
     result = await seed_demo(public_url=settings.public_url, clock=system_clock)

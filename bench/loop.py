@@ -88,7 +88,7 @@ async def run(
     import uvicorn
 
     import aftercare  # noqa: F401
-    from aftercare.db import migrate
+    from aftercare.schema import migrate
     from aftercare.settings import load_settings
     from aftercare.topics import list_topics
     from api.app import create_app

@@ -67,7 +67,8 @@ os.environ.update(
 import pytest  # noqa: E402
 
 import aftercare  # noqa: E402, F401
-from aftercare.db import engine, migrate, seed_defaults  # noqa: E402
+from aftercare.db import engine  # noqa: E402
+from aftercare.schema import migrate, seed_defaults  # noqa: E402
 from aftercare.tables import ALL_TABLES  # noqa: E402
 from tests.helpers import ApiClient  # noqa: E402
 

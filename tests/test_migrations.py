@@ -24,7 +24,8 @@ UPGRADE_SCRIPT = textwrap.dedent(
     import asyncio, sys
     import aftercare
     from piccolo.apps.migrations.commands.forwards import run_forwards
-    from aftercare.db import engine, migrate
+    from aftercare.db import engine
+    from aftercare.schema import migrate
 
     first_migration = sys.argv[1]
 
