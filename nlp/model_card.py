@@ -300,6 +300,11 @@ def _loss_targets(settings: dict[str, Any], data: dict[str, Any]) -> str:
             " fine-tuned on the same training parts (`python -m nlp.teacher`; logits in"
             f" `{teacher['source']}`, sha256 `{teacher['sha256'][:16]}…`)"
         )
+    if settings.get("transfer_comments"):
+        sentences.append(
+            f". {settings['transfer_comments']} more comments, each two in-domain training"
+            " sentences of different labels joined, trained on the teacher's distribution alone"
+        )
     return "".join(sentences)
 
 

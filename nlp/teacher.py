@@ -11,6 +11,8 @@ distributions (knowledge distillation). The logits are committed (a few hundred 
 the student never needs the 420 MB teacher, and the shipped model never runs it.
 
 The teacher sees the same fit parts as the student and nothing of its validation or test parts.
+`--transfer-comments N` also labels N comments joined from two in-domain training sentences,
+for the student's `--transfer-comments N`.
 Seeded, checkpointed and resumable like `nlp.finetune` (`--time-budget MINUTES`, exit 3).
 """
 
@@ -47,6 +49,7 @@ from nlp.training_data import (
     public_wheels,
     save_teacher_logits,
     sha256_of,
+    transfer_comments,
 )
 from nlp.types import SENTIMENT_LABELS
 
@@ -99,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"time budget spent: {stop}; the same command resumes from there", flush=True)
         return EXIT_RESUMABLE
     model = load_classifier(run.weights, len(SENTIMENT_LABELS), encoder_dir)
-    texts = training_texts(student_data)
+    transfer = transfer_comments(
+        student_data["in_domain"].fit, args.transfer_comments, settings.seed
+    )
+    texts = list(dict.fromkeys([*training_texts(student_data), *transfer]))
     print(f"labelling {len(texts)} training texts", flush=True)
     logits = predict_logits(model, tokenizer, texts, INFERENCE_MAX_LENGTH, EVAL_BATCH_SIZE)
     save_teacher_logits(args.output, texts, logits)
@@ -117,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         "training_seconds": round(sum(e["seconds"] for e in run.history)),
         "validation": run.history[-1]["validation"],
         "test": test,
-        "labelled": {n: len(s.fit) for n, s in student_data.items()},
+        "labelled": {
+            **{n: len(s.fit) for n, s in student_data.items()},
+            "transfer_comments": len(transfer),
+        },
         "logits_sha256": sha256_of(args.output),
     }
     record_path = args.output.with_suffix(".json")
@@ -143,10 +152,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--in-domain-repeat", type=int, default=TEACHER_SETTINGS.in_domain_repeat)
     parser.add_argument("--limit", type=int, default=None, help="at most this many texts per split")
+    parser.add_argument(
+        "--transfer-comments",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also label N comments joined from two in-domain training sentences "
+        "(for the student's --transfer-comments)",
+    )
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES")
     args = parser.parse_args(argv)
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must not be negative")
+    if args.transfer_comments < 0:
+        parser.error("--transfer-comments must not be negative")
     return args
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
+from nlp.sentences import split_sentences
 from nlp.types import SENTIMENT_LABELS
 
 CACHE_DIR = Path(os.environ.get("AFTERCARE_CACHE_DIR", Path.home() / ".cache" / "aftercare"))
@@ -204,6 +205,30 @@ def _labelled(
         kinds=[kind for _, _, kind in rows],
         agreement=np.array([1.0] * len(rows) if agreement is None else agreement, np.float64),
     )
+
+
+def transfer_comments(comments: LabelledTexts, count: int, seed: int) -> list[str]:
+    """Unlabelled comments for distillation, for the teacher to label: each joins a sentence of
+    one training comment to a sentence of another with a different label, the mixed praise and
+    complaint the student misses most. Seeded; none repeats or equals a given comment."""
+    sentences: dict[int, list[str]] = {}
+    for text, label in zip(comments.texts, comments.labels.tolist(), strict=True):
+        sentences.setdefault(label, []).extend(split_sentences(text))
+    labels = sorted(sentences)
+    if count <= 0 or len(labels) < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    given, joined = set(comments.texts), dict[str, None]()
+    # Bounded: a small set of sentences may hold fewer distinct pairs than asked for.
+    for _ in range(count * 20):
+        if len(joined) == count:
+            break
+        first, second = rng.choice(labels, size=2, replace=False)
+        pair = [sentences[label][rng.integers(len(sentences[label]))] for label in (first, second)]
+        text = " ".join(pair)
+        if text not in given:
+            joined[text] = None
+    return list(joined)
 
 
 def text_key(text: str) -> int:

