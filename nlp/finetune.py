@@ -88,8 +88,8 @@ if TYPE_CHECKING:
 
     from transformers import PreTrainedTokenizerBase
 
-MODEL_VERSION = "minilm-ft-8"
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "models" / "sentiment-minilm-ft-8"
+MODEL_VERSION = "minilm-ft-9"
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "models" / "sentiment-minilm-ft-9"
 DEFAULT_RUNS_DIR = CACHE_DIR / "finetune-runs"
 # Read whole comments at inference; training texts are shorter than this almost always.
 INFERENCE_MAX_LENGTH = 256
