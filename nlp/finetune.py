@@ -645,10 +645,12 @@ def transfer_examples(
     texts = transfer_comments(data["in_domain"].fit, settings.transfer_comments, settings.seed)
     missing = sum(text_key(text) not in teacher for text in texts)
     if missing:
+        validation = settings.in_domain_validation
+        also = f" --transfer-in-domain-validation {validation}" if validation else ""
         raise TransferNotLabelled(
             f"the teacher logits lack {missing} of {len(texts)} transfer comments: run "
-            f"python -m nlp.teacher --transfer-comments {settings.transfer_comments} "
-            "with the same seed and in-domain split"
+            f"python -m nlp.teacher --transfer-comments {settings.transfer_comments}{also} "
+            "with the same seed"
         )
     labels = np.array([int(np.argmax(teacher[text_key(text)])) for text in texts])
     return LabelledTexts(

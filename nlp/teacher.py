@@ -12,7 +12,9 @@ the student never needs the 420 MB teacher, and the shipped model never runs it.
 
 The teacher sees the same fit parts as the student and nothing of its validation or test parts.
 `--transfer-comments N` also labels N comments joined from two in-domain training sentences,
-for the student's `--transfer-comments N`.
+for the student's `--transfer-comments N`; `--transfer-in-domain-validation SHARE` labels those
+of a student run with `--in-domain-validation SHARE` too (its fit comments are fewer, so its
+joined ones differ), for experiments checked on in-domain validation.
 Seeded, checkpointed and resumable like `nlp.finetune` (`--time-budget MINUTES`, exit 3).
 """
 
@@ -55,6 +57,7 @@ from nlp.types import SENTIMENT_LABELS
 
 if TYPE_CHECKING:
     from nlp.finetune import SourceSplits
+    from nlp.training_data import LabelledTexts
 
 TEACHER_NAME = "sentence-transformers/all-mpnet-base-v2"
 TEACHER_PARTS = 5
@@ -102,8 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"time budget spent: {stop}; the same command resumes from there", flush=True)
         return EXIT_RESUMABLE
     model = load_classifier(run.weights, len(SENTIMENT_LABELS), encoder_dir)
-    transfer = transfer_comments(
-        student_data["in_domain"].fit, args.transfer_comments, settings.seed
+    transfer = list(
+        dict.fromkeys(
+            text
+            for share in (0.0, *args.transfer_in_domain_validation)
+            for text in transfer_comments(
+                _student_in_domain_fit(wheels, settings, share),
+                args.transfer_comments,
+                settings.seed,
+            )
+        )
     )
     texts = list(dict.fromkeys([*training_texts(student_data), *transfer]))
     print(f"labelling {len(texts)} training texts", flush=True)
@@ -127,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             **{n: len(s.fit) for n, s in student_data.items()},
             "transfer_comments": len(transfer),
         },
+        "transfer_in_domain_validation": args.transfer_in_domain_validation,
         "logits_sha256": sha256_of(args.output),
     }
     record_path = args.output.with_suffix(".json")
@@ -160,13 +172,35 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also label N comments joined from two in-domain training sentences "
         "(for the student's --transfer-comments)",
     )
+    parser.add_argument(
+        "--transfer-in-domain-validation",
+        type=float,
+        action="append",
+        default=[],
+        metavar="SHARE",
+        help="also label the transfer comments of a student run with --in-domain-validation "
+        "SHARE (for validation-only experiments); repeatable",
+    )
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES")
     args = parser.parse_args(argv)
     if args.time_budget is not None and args.time_budget < 0:
         parser.error("--time-budget must not be negative")
     if args.transfer_comments < 0:
         parser.error("--transfer-comments must not be negative")
+    if not all(0.0 < share < 1.0 for share in args.transfer_in_domain_validation):
+        parser.error("--transfer-in-domain-validation must be between 0 and 1")
+    if args.transfer_in_domain_validation and not args.transfer_comments:
+        parser.error("--transfer-in-domain-validation needs --transfer-comments")
     return args
+
+
+def _student_in_domain_fit(
+    wheels: dict[str, Path], settings: TrainingSettings, in_domain_validation: float
+) -> LabelledTexts:
+    """The in-domain comments a student run with this validation share fits, whose sentences
+    its transfer comments join."""
+    student = replace(settings, tweets=None, in_domain_validation=in_domain_validation)
+    return load_splits(wheels, student)["in_domain"].fit
 
 
 def training_texts(data: dict[str, SourceSplits]) -> list[str]:

