@@ -241,6 +241,22 @@ def save_teacher_logits(path: Path, texts: list[str], logits: npt.NDArray[np.flo
     keys = np.array([text_key(t) for t in texts], dtype=np.uint64)
     if len(np.unique(keys)) != len(keys):
         raise ValueError("two training texts share a key")
+    _save_keyed_logits(path, keys, logits)
+
+
+def average_teacher_logits(paths: list[Path], output: Path) -> tuple[int, int]:
+    """Write the mean of several teachers' logits per text key (over the files that hold
+    the key) as one logits file; return (keys written, keys every file holds)."""
+    files = [load_teacher_logits(path) for path in paths]
+    keys = sorted(set().union(*files))
+    rows = [np.mean([f[key] for f in files if key in f], axis=0) for key in keys]
+    _save_keyed_logits(output, np.array(keys, dtype=np.uint64), np.array(rows, dtype=np.float32))
+    return len(keys), sum(all(key in f for f in files) for key in keys)
+
+
+def _save_keyed_logits(
+    path: Path, keys: npt.NDArray[np.uint64], logits: npt.NDArray[np.float32]
+) -> None:
     order = np.argsort(keys)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

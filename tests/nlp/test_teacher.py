@@ -21,6 +21,7 @@ from nlp.finetune import (
     TRANSFER_KIND,
     _parse_args,
     _settings,
+    _teacher_record,
     load_splits,
     with_teacher,
 )
@@ -31,6 +32,7 @@ from nlp.training_data import (
     load_teacher_logits,
     public_wheels,
     save_teacher_logits,
+    sha256_of,
     text_key,
     transfer_comments,
 )
@@ -228,6 +230,52 @@ def test_the_teacher_refuses_bad_transfer_options(options: list[str], message: s
     result = _aftercare("train-teacher", "--", *options)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_averaging_teachers_writes_the_mean_of_their_logits_and_their_records(
+    tmp_path: Path,
+) -> None:
+    first, second, averaged = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "mean.npz"
+    save_teacher_logits(first, ["shared", "only a"], np.array([[1, 2, 3], [4, 5, 6]], np.float32))
+    save_teacher_logits(second, ["shared"], np.array([[3.0, -2.0, 0.5]], np.float32))
+    first.with_suffix(".json").write_text(
+        json.dumps({"test": {"tweets": {"accuracy": 0.8}}}), encoding="utf-8"
+    )
+    result = _aftercare(
+        "train-teacher", "--", "--average", str(first), str(second), "--output", str(averaged)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    logits = load_teacher_logits(averaged)
+    np.testing.assert_allclose(logits[text_key("shared")], [2.0, 0.0, 1.75])
+    np.testing.assert_allclose(logits[text_key("only a")], [4.0, 5.0, 6.0])
+    record = json.loads(averaged.with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["labelled"] == {"texts": 2, "by_every_member": 1}
+    assert [m["sha256"] for m in record["members"]] == [sha256_of(first), sha256_of(second)]
+    assert record["logits_sha256"] == sha256_of(averaged)
+    # A student distilled from it records what each member scored; the mean was never tested.
+    described = _teacher_record(averaged)
+    assert described["teacher_test_accuracy"] == {}
+    assert described["member_test_accuracy"] == [{"tweets": 0.8}, {}]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--average", "/nonexistent.npz"], "--average: no logits file at /nonexistent.npz"),
+        (
+            ["--average", str(TEACHER_LOGITS), "--output", str(TEACHER_LOGITS)],
+            "--output must not be one of the files averaged",
+        ),
+    ],
+)
+def test_averaging_refuses_missing_files_and_overwriting_a_member(
+    options: list[str], message: str
+) -> None:
+    before = sha256_of(TEACHER_LOGITS)
+    result = _aftercare("train-teacher", "--", *options)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert sha256_of(TEACHER_LOGITS) == before
 
 
 def test_targets_mix_in_the_teachers_distribution_where_it_labelled_the_text(
