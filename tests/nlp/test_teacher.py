@@ -56,6 +56,20 @@ def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _small_student(
+    small_teacher: Path, tmp_path: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """One epoch of a student on the tiny slice, at teacher weight 0.5 from small_teacher."""
+    return _aftercare(
+        "train-sentiment",
+        "--",
+        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
+        *("--runs-dir", str(tmp_path / "runs")),
+        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
+        *options,
+    )
+
+
 @pytest.fixture(scope="module")
 def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A teacher run on a tiny slice, with the packaged MiniLM standing in for mpnet (the
@@ -116,14 +130,10 @@ def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Pat
 
 
 def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: Path) -> None:
-    logits = small_teacher / "logits.npz"
-    result = _aftercare(
-        "train-sentiment",
-        "--",
-        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
-        *("--runs-dir", str(tmp_path / "runs"), "--teacher-logits", str(logits)),
-        *("--teacher-weight", "0.5", "--teacher-temperature", "2"),
-        *("--transfer-comments", str(TRANSFER)),
+    result = _small_student(
+        small_teacher,
+        tmp_path,
+        *("--teacher-temperature", "2", "--transfer-comments", str(TRANSFER)),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     # Every example, the in-domain comments as often as they are repeated (10 by default),
@@ -144,12 +154,9 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
 def test_a_student_checked_on_in_domain_validation_gets_its_own_transfer_comments(
     small_teacher: Path, tmp_path: Path
 ) -> None:
-    result = _aftercare(
-        "train-sentiment",
-        "--",
-        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
-        *("--runs-dir", str(tmp_path / "runs")),
-        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
+    result = _small_student(
+        small_teacher,
+        tmp_path,
         *("--transfer-comments", str(TRANSFER), "--skip-test"),
         *("--in-domain-validation", str(PROXY_VALIDATION)),
     )
@@ -167,14 +174,7 @@ def test_a_student_checked_on_in_domain_validation_gets_its_own_transfer_comment
 def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
     small_teacher: Path, tmp_path: Path
 ) -> None:
-    result = _aftercare(
-        "train-sentiment",
-        "--",
-        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
-        *("--runs-dir", str(tmp_path / "runs")),
-        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
-        *("--transfer-comments", str(TRANSFER + 5)),
-    )
+    result = _small_student(small_teacher, tmp_path, "--transfer-comments", str(TRANSFER + 5))
     assert result.returncode == 2
     assert "the teacher logits lack" in result.stderr
     assert f"python -m nlp.teacher --transfer-comments {TRANSFER + 5} with" in result.stderr
@@ -184,13 +184,10 @@ def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
 def test_the_refusal_names_the_teacher_option_a_validation_run_needs(
     small_teacher: Path, tmp_path: Path
 ) -> None:
-    result = _aftercare(
-        "train-sentiment",
-        "--",
-        *("--limit", str(LIMIT), "--epochs", "1", "--output", str(tmp_path / "model")),
-        *("--runs-dir", str(tmp_path / "runs"), "--in-domain-validation", "0.5"),
-        *("--teacher-logits", str(small_teacher / "logits.npz"), "--teacher-weight", "0.5"),
-        *("--transfer-comments", str(TRANSFER), "--skip-test"),
+    result = _small_student(
+        small_teacher,
+        tmp_path,
+        *("--in-domain-validation", "0.5", "--transfer-comments", str(TRANSFER), "--skip-test"),
     )
     assert result.returncode == 2
     assert (
