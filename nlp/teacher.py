@@ -31,7 +31,7 @@ import time
 import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nlp.classifier import load_classifier, load_tokenizer, predict_logits
 from nlp.finetune import (
@@ -52,6 +52,7 @@ from nlp.training_data import (
     average_teacher_logits,
     cached_wheel,
     public_wheels,
+    read_teacher_record,
     save_teacher_logits,
     sha256_of,
     transfer_comments,
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 def _write_average(paths: list[Path], output: Path, argv: list[str] | None) -> int:
     """An ensemble teacher: the mean of several teachers' logits, with their records."""
     keys, shared = average_teacher_logits(paths, output)
-    members = [_read_record(path) for path in paths]
+    members = [read_teacher_record(path) for path in paths]
     record = {
         "teacher": {"name": f"{TEACHER_NAME}, {len(paths)} runs, logits averaged"},
         "date": dt.date.today().isoformat(),
@@ -175,11 +176,6 @@ def _write_average(paths: list[Path], output: Path, argv: list[str] | None) -> i
     output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"wrote the mean of {len(paths)} teachers' logits on {keys} texts to {output}")
     return 0
-
-
-def _read_record(logits_file: Path) -> dict[str, Any]:
-    described = logits_file.with_suffix(".json")
-    return json.loads(described.read_text(encoding="utf-8")) if described.is_file() else {}
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -11,6 +11,7 @@ import bz2
 import csv
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -265,6 +267,13 @@ def _save_keyed_logits(
         logits=logits[order].astype(np.float16),
         labels=np.array(SENTIMENT_LABELS),
     )
+
+
+def read_teacher_record(logits_file: Path) -> dict[str, Any]:
+    """The JSON nlp.teacher writes beside a logits file (which teacher, how trained, its
+    scores); empty when there is none."""
+    described = logits_file.with_suffix(".json")
+    return json.loads(described.read_text(encoding="utf-8")) if described.is_file() else {}
 
 
 def load_teacher_logits(path: Path) -> dict[int, npt.NDArray[np.float32]]:
