@@ -85,18 +85,58 @@ async def analyse_responses(
     rows = await _responses(response_ids, pending_only=not replace)
     if not rows:
         return 0
+    if not replace:
+        await _count_attempt([row["id"] for row in rows])
     topics = await list_topics(active_only=True)
     texts = [row["comment"] for row in rows if row["comment"]]
-    # The model is CPU-bound; a thread keeps the event loop free for other messages.
-    results = list(await asyncio.to_thread(analyse, texts, topics)) if texts else []
-    by_text = iter(results)
+    outcomes = iter(await _analyse_isolating_failures(analyse, texts, topics))
     recorded = 0
     for row in rows:
-        result = next(by_text) if row["comment"] else None
-        recorded += await record_analysis(
-            row, result, "analysed", policy=policy, clock=clock, replace=replace
-        )
+        outcome = next(outcomes) if row["comment"] else None
+        if isinstance(outcome, AnalysisFailure):
+            recorded += await record_analysis(
+                row, None, "failed", policy=policy, clock=clock, failure_reason=outcome.reason
+            )
+        else:
+            recorded += await record_analysis(
+                row, outcome, "analysed", policy=policy, clock=clock, replace=replace
+            )
     return recorded
+
+
+class AnalysisFailure(msgspec.Struct, frozen=True):
+    """The model raised on this one text, alone; why, for the response's record."""
+
+    reason: str
+
+
+async def _analyse_isolating_failures(
+    analyse: CommentAnalyser, texts: list[str], topics: Sequence[TopicView]
+) -> list[CommentAnalysis | AnalysisFailure]:
+    """One model pass over the texts; if it raises, each text alone, so one text that breaks
+    the model fails only itself."""
+    if not texts:
+        return []
+    try:
+        # The model is CPU-bound; a thread keeps the event loop free for other messages.
+        return list(await asyncio.to_thread(analyse, texts, topics))
+    except Exception as error:
+        if len(texts) == 1:
+            log.exception("the model failed on a text analysed alone")
+            return [AnalysisFailure(f"{type(error).__name__}: {error}"[:500])]
+        log.warning("a batch of %d texts failed (%r); analysing each alone", len(texts), error)
+    outcomes: list[CommentAnalysis | AnalysisFailure] = []
+    for text in texts:
+        outcomes.extend(await _analyse_isolating_failures(analyse, [text], topics))
+    return outcomes
+
+
+async def _count_attempt(response_ids: list[int]) -> None:
+    """A worker is about to try these pending responses: only such tries count as attempts."""
+    async with write_transaction():
+        await SurveyResponse.update(
+            {SurveyResponse.analysis_attempts: SurveyResponse.analysis_attempts + 1}
+        ).where(SurveyResponse.id.is_in(response_ids), SurveyResponse.status == "pending")
 
 
 async def responses_submitted_since(since: dt.datetime) -> list[int]:
@@ -110,13 +150,15 @@ async def responses_submitted_since(since: dt.datetime) -> list[int]:
 
 
 async def finish_without_sentiment(
-    response_ids: list[int], *, policy: FollowUpPolicy, clock: Clock
+    response_ids: list[int], *, reason: str, policy: FollowUpPolicy, clock: Clock
 ) -> int:
     """Close out responses whose text could not be analysed: their scores alone decide."""
     recorded = 0
     for row in await _responses(response_ids, pending_only=True):
-        log.error("giving up on analysing response %s; deciding on its scores", row["id"])
-        recorded += await record_analysis(row, None, "failed", policy=policy, clock=clock)
+        log.error("response %s: %s; its scores alone decide", row["id"], reason)
+        recorded += await record_analysis(
+            row, None, "failed", policy=policy, clock=clock, failure_reason=reason
+        )
     return recorded
 
 
@@ -128,10 +170,12 @@ async def record_analysis(
     policy: FollowUpPolicy,
     clock: Clock,
     replace: bool = False,
+    failure_reason: str = "",
 ) -> bool:
     """Store one response's analysis, its sentences and, if negative, its follow-up task.
 
     All in one transaction, so an analysis never exists without the task it calls for.
+    A failed analysis (status "failed") carries why in `failure_reason`.
     """
     now = clock()
     sentiment = result.sentiment if result is not None and result.language_supported else None
@@ -147,6 +191,7 @@ async def record_analysis(
         negative_reasons=msgspec.json.encode(reasons).decode(),
         language=result.language if result else "",
         details=msgspec.json.encode(_details(result)).decode(),
+        failure_reason=failure_reason,
         analysed_at=now,
     )
     async with write_transaction():
@@ -163,6 +208,7 @@ async def record_analysis(
                     Analysis.negative_reasons,
                     Analysis.language,
                     Analysis.details,
+                    Analysis.failure_reason,
                     Analysis.analysed_at,
                 ],
             )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from aftercare.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 
 def create_engine(database_url: str) -> Engine[Any]:
@@ -36,16 +41,46 @@ def engine() -> Engine[Any]:
     return db
 
 
-def write_transaction() -> Any:
-    """A transaction for read-then-write work.
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """A transaction for read-then-write work, which never outlives its block.
 
     SQLite's default DEFERRED transactions fail at once with "database is locked" when two of
     them upgrade to writers; IMMEDIATE ones queue on the busy timeout instead.
+
+    When the connection dies inside the block, Piccolo's rollback raises and leaves the dead
+    transaction current in this context, so every later query of a long-lived task would reuse
+    it. The exit here puts the outer transaction back and discards the connection.
     """
     db = engine()
-    if isinstance(db, SQLiteEngine):
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
+    outer = db.current_transaction.get()
+    transaction = (
+        db.transaction(transaction_type=TransactionType.immediate)
+        if isinstance(db, SQLiteEngine)
+        else db.transaction()
+    )
+    try:
+        async with transaction:
+            yield
+    finally:
+        if db.current_transaction.get() is not outer:
+            db.current_transaction.set(outer)
+            await _discard_connection(db, transaction)
+
+
+async def _discard_connection(db: Engine[Any], transaction: Any) -> None:
+    """Close (or hand back to the pool) a connection whose transaction could not end."""
+    connection = getattr(transaction, "connection", None)
+    if connection is None:
+        return
+    log.warning("discarding a database connection that died inside a transaction")
+    with contextlib.suppress(Exception):
+        if isinstance(db, PostgresEngine):
+            connection.terminate()
+            if db.pool is not None:
+                await db.pool.release(connection)
+        else:
+            await connection.close()
 
 
 def is_unique_violation(error: BaseException) -> bool:

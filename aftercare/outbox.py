@@ -108,7 +108,9 @@ async def request_stale_analyses(
     """Re-request analyses pending for longer than `stale_after`.
 
     Returns (re-requested count, ids that ran out of attempts), so the caller can finish those
-    on their scores alone instead of retrying a text that crashes the model forever.
+    on their scores alone instead of retrying a text that kills its worker forever. Attempts
+    are counted by the workers when they start on a response, so an outage or a backlog only
+    delays an analysis: a request nobody took costs nothing.
     """
     now = clock()
     stale = (
@@ -124,12 +126,9 @@ async def request_stale_analyses(
     retry = [row["id"] for row in stale if row["analysis_attempts"] < max_attempts]
     if retry:
         async with write_transaction():
-            await SurveyResponse.update(
-                {
-                    SurveyResponse.analysis_requested_at: now,
-                    SurveyResponse.analysis_attempts: SurveyResponse.analysis_attempts + 1,
-                }
-            ).where(SurveyResponse.id.is_in(retry), SurveyResponse.status == "pending")
+            await SurveyResponse.update({SurveyResponse.analysis_requested_at: now}).where(
+                SurveyResponse.id.is_in(retry), SurveyResponse.status == "pending"
+            )
             await add_message(ANALYSE_RESPONSES, {"response_ids": retry}, now)
         log.warning("re-requested analysis of %d stale responses", len(retry))
     return len(retry), exhausted

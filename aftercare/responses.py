@@ -62,6 +62,8 @@ class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
     # Topic -> negative | neutral | positive | mixed, from the sentences that mention it.
     aspects: dict[str, str] = {}
     sentences: list[SentenceView] = []
+    # Why the analysis failed, when status is "failed" (the scores alone then decided).
+    analysis_error: str | None = None
     follow_up_task_id: int | None = None
 
 
@@ -111,6 +113,7 @@ async def submit_response(
                     submitted_at=now,
                     status="pending",
                     analysis_requested_at=now,
+                    analysis_attempts=0,
                 )
             )
             .on_conflict(target=SurveyResponse.invitation, action="DO NOTHING")
@@ -170,4 +173,5 @@ async def get_response(response_id: int) -> ResponseView:
         analysed_at=analysis["analysed_at"],
         negative=analysis["is_negative"],
         negative_reasons=msgspec.json.decode(analysis["negative_reasons"]),
+        analysis_error=analysis["failure_reason"] or None,
     )

@@ -35,6 +35,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # After this many requests for one response, its scores alone decide (a poisoned text).
     analysis_max_attempts: int = 5
     housekeeping_interval_seconds: float = 2.0
+    # /ready answers 503 when no housekeeping round has succeeded for this long (and a round
+    # that runs longer is cancelled).
+    housekeeping_stale_after_seconds: float = 60.0
     analysis_batch_size: int = 32
     # How long a new response waits for others to share its model pass.
     analysis_batch_wait_ms: float = 100.0

@@ -92,9 +92,12 @@ class SurveyResponse(Table):
     # Every answer keyed by question, so surveys with other questions fit the same row.
     answers = JSON()
     submitted_at = Timestamptz(index=True)
-    # pending -> analysed, or failed after too many attempts (then the scores alone decide).
+    # pending -> analysed, or failed (the model raised on this text alone, or no worker
+    # finished it in the allowed attempts): then the scores alone decide.
     status = Varchar(length=16, default="pending", index=True)
     analysis_requested_at = Timestamptz()
+    # How many times a worker started analysing it (requests nobody took do not count). New
+    # responses are written with 0; the column's default stays 1 because SQLite cannot alter it.
     analysis_attempts = Integer(default=1)
 
 
@@ -111,6 +114,8 @@ class Analysis(Table):
     language = Varchar(length=8, default="")
     # Per-sentence and per-topic results land here as the NLP grows.
     details = JSON()
+    # Why the analysis failed (the response's status is then "failed"); empty otherwise.
+    failure_reason = Text(default="")
     analysed_at = Timestamptz()
 
 

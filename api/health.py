@@ -6,15 +6,20 @@ import asyncio
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from aftercare.db import database_is_reachable
 from worker.broker import broker
+from worker.housekeeping import Housekeeper
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     status: str
     database: str | None = None
     broker: str | None = None
+    housekeeping: str | None = None
+    # Seconds since the outbox relay and analysis sweep last completed a round.
+    housekeeping_age_seconds: float | None = None
 
 
 @get("/health", summary="Liveness: the process answers", tags=["health"])
@@ -22,16 +27,24 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", summary="Readiness: database and broker reachable", tags=["health"])
-async def ready() -> Response[Health]:
+@get(
+    "/ready",
+    summary="Readiness: database and broker reachable, housekeeping rounds succeeding",
+    tags=["health"],
+)
+async def ready(housekeeper: NamedDependency[Housekeeper]) -> Response[Health]:
     database_ok = await database_is_reachable()
     broker_ok = await asyncio.to_thread(broker_is_reachable)
+    housekeeping_ok = not housekeeper.is_stale
+    all_ok = database_ok and broker_ok and housekeeping_ok
     body = Health(
-        status="ok" if database_ok and broker_ok else "unavailable",
+        status="ok" if all_ok else "unavailable",
         database="ok" if database_ok else "unreachable",
         broker="ok" if broker_ok else "unreachable",
+        housekeeping="ok" if housekeeping_ok else "stale",
+        housekeeping_age_seconds=round(housekeeper.seconds_since_success(), 1),
     )
-    return Response(body, status_code=200 if database_ok and broker_ok else 503)
+    return Response(body, status_code=200 if all_ok else 503)
 
 
 def broker_is_reachable() -> bool:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import msgspec
 import pytest
 
+from aftercare.settings import load_settings
+from api.app import create_app
+from tests.conftest import API_TOKEN
 from tests.helpers import ApiClient
 
 
@@ -40,7 +46,38 @@ def test_health_and_readiness_answer_without_a_token(api: ApiClient) -> None:
     assert api.http.get("/health").json() == {"status": "ok"}
     ready = api.http.get("/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    body = ready.json()
+    assert {key: body[key] for key in ("status", "database", "broker", "housekeeping")} == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "housekeeping": "ok",
+    }
+    assert 0 <= body["housekeeping_age_seconds"] < 60
+
+
+def test_readiness_turns_503_when_housekeeping_rounds_stop_succeeding(db: None) -> None:
+    # Rounds run at start-up, then only when woken: after the stale limit nothing has run.
+    settings = msgspec.structs.replace(
+        load_settings(),
+        housekeeping_interval_seconds=3600,
+        housekeeping_stale_after_seconds=1.0,
+        analysis_batch_wait_ms=0,
+    )
+    with ApiClient.for_app(create_app(settings), token=API_TOKEN) as api:
+        time.sleep(1.5)
+        stale = api.http.get("/ready")
+        assert stale.status_code == 503
+        assert stale.json()["housekeeping"] == "stale"
+        assert stale.json()["housekeeping_age_seconds"] > 1.0
+
+        # A new answer wakes the loop: a round succeeds and readiness is back.
+        case = api.close_case("READY-1")
+        assert api.submit_json(case["survey_url"], nps=9, csat=5).status_code == 201
+        deadline = time.monotonic() + 10
+        while api.http.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "readiness did not come back"
+            time.sleep(0.1)
 
 
 def test_the_openapi_schema_lists_the_api(api: ApiClient) -> None:

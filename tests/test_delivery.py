@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 
@@ -15,7 +16,7 @@ from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import FixedClock
 from aftercare.errors import AlreadyAnswered
 from aftercare.outbox import dispatch_outbox
-from aftercare.responses import SurveyAnswers, submit_response
+from aftercare.responses import SurveyAnswers, get_response, submit_response
 from aftercare.settings import load_settings
 from aftercare.tables import Analysis, FollowUpTask, OutboxMessage, SurveyResponse, TaskEvent
 from aftercare.tasks import FollowUpPolicy
@@ -30,12 +31,14 @@ from worker.runtime import default_analyser
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 
-async def _answered_case(external_id: str, nps: int, comment: str, clock: FixedClock) -> int:
+async def _answered_case(
+    external_id: str, nps: int, comment: str, clock: FixedClock, csat: int = 2
+) -> int:
     case = ClosedCase(external_id=external_id, customer=CustomerDetails(email="pat@example.org"))
     invitation, _ = await record_closed_case(case, public_url="http://x", clock=clock)
     return await submit_response(
         survey_token(invitation.survey_url),
-        SurveyAnswers(nps=nps, csat=2, comment=comment),
+        SurveyAnswers(nps=nps, csat=csat, comment=comment),
         comment_max_chars=5000,
         clock=clock,
     )
@@ -108,33 +111,110 @@ def test_a_message_lost_with_its_worker_is_resent_by_the_sweep(db: None) -> None
             worker.stop()
     assert analysed["status"] == "analysed"
     assert analysed["follow_up_task_id"] is not None
+    # The lost message was never started by a worker: only the one that analysed it counts.
     assert (
         run(SurveyResponse.select(SurveyResponse.analysis_attempts).first())["analysis_attempts"]
-        == 2
+        == 1
     )
 
 
-def test_a_text_that_never_gets_analysed_is_decided_on_its_scores(db: None) -> None:
+def test_an_outage_longer_than_every_attempt_only_delays_the_analysis(db: None) -> None:
     clock = FixedClock(NOW)
     settings = msgspec.structs.replace(
         load_settings(), analysis_sweep_after_seconds=60, analysis_max_attempts=2
     )
-    response_id = run(_answered_case("POISON-1", 4, "a text the model chokes on", clock))
-    sent: list[tuple[str, dict]] = []
+    response_id = run(_answered_case("OUTAGE-1", 9, "Nobody ever called me back.", clock, csat=5))
+    sent: list[list[int]] = []
 
     async def record_send(kind: str, payload: dict) -> None:
-        sent.append((kind, payload))
+        sent.append(payload["response_ids"])
 
-    # No worker answers: every request for analysis goes unanswered.
-    for _ in range(3):
+    # No worker takes any request for ten sweeps, five times the allowed attempts.
+    for _ in range(10):
         run(run_housekeeping_once(settings, clock, send=record_send))
         clock.advance(seconds=61)
+    assert sent == [[response_id]] * 10
+    assert _status_of(response_id) == "pending"
 
-    assert [payload["response_ids"] for _, payload in sent] == [[response_id], [response_id]]
+    # The worker is back: the answer is analysed, and its comment alone earns a task.
+    run(analysis.analyse_responses(sent[-1], default_analyser(settings), **_worker_args(clock)))
+    assert _status_of(response_id) == "analysed"
+    task = run(FollowUpTask.select().where(FollowUpTask.response == response_id).first())
+    assert task is not None and "negative comment" in task["reasons"]
+
+
+class WorkerKilled(BaseException):
+    """The worker process dies mid-pass (an OOM kill, a segfault): nothing is caught."""
+
+
+def test_a_text_that_kills_its_worker_every_time_is_decided_on_its_scores(db: None) -> None:
+    clock = FixedClock(NOW)
+    settings = msgspec.structs.replace(
+        load_settings(), analysis_sweep_after_seconds=60, analysis_max_attempts=2
+    )
+    response_id = run(_answered_case("POISON-1", 4, "a text that kills the worker", clock))
+
+    def killing_analyser(texts: list[str], topics: object) -> list[object]:
+        raise WorkerKilled
+
+    killing_analyser.model_version = "test"  # type: ignore[attr-defined]
+
+    async def worker_dies(kind: str, payload: dict) -> None:
+        with contextlib.suppress(WorkerKilled):
+            await analysis.analyse_responses(
+                payload["response_ids"], killing_analyser, **_worker_args(clock)
+            )
+
+    for _ in range(4):
+        run(run_housekeeping_once(settings, clock, send=worker_dies))
+        clock.advance(seconds=61)
+
     row = run(SurveyResponse.select().where(SurveyResponse.id == response_id).first())
-    assert row["status"] == "failed"
+    assert row["status"] == "failed" and row["analysis_attempts"] == 2
+    view = run(get_response(response_id))
+    assert view.analysis_error == "no worker finished analysing it in 2 attempts"
     task = run(FollowUpTask.select().where(FollowUpTask.response == response_id).first())
     assert task is not None and "nps 4 <= 6" in task["reasons"]
+
+
+POISONED_TEXT = "This one comment makes the model raise."
+
+
+def test_a_text_that_makes_the_model_raise_fails_alone_not_its_batch(db: None) -> None:
+    clock = FixedClock(NOW)
+    real_model = default_analyser(load_settings())
+
+    def poisoned_model(texts: list[str], topics: object) -> object:
+        if POISONED_TEXT in texts:
+            raise ValueError("the tokenizer choked")
+        return real_model(texts, topics)  # type: ignore[arg-type]
+
+    poisoned_model.model_version = real_model.model_version  # type: ignore[attr-defined]
+    comments = [f"Case {n}: the agent fixed it quickly, thanks." for n in range(31)]
+    comments.insert(17, POISONED_TEXT)
+    ids = [
+        run(_answered_case(f"BATCH32-{n}", 9, comment, clock, csat=5))
+        for n, comment in enumerate(comments)
+    ]
+
+    stored = run(analysis.analyse_responses(ids, poisoned_model, **_worker_args(clock)))
+
+    assert stored == 32
+    statuses = [_status_of(response_id) for response_id in ids]
+    assert statuses.count("analysed") == 31 and statuses[17] == "failed"
+    failed = run(get_response(ids[17]))
+    assert failed.analysis_error == "ValueError: the tokenizer choked"
+    assert failed.sentiment_label is None and failed.negative is False
+    assert run(get_response(ids[0])).sentiment_label == "positive"
+
+
+def _status_of(response_id: int) -> str:
+    row = run(SurveyResponse.select(SurveyResponse.status).where(SurveyResponse.id == response_id))
+    return str(row[0]["status"])
+
+
+def _worker_args(clock: FixedClock) -> dict[str, object]:
+    return {"policy": FollowUpPolicy(), "clock": clock}
 
 
 def test_a_double_submit_stores_one_response(db: None) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 
 from aftercare.analysis import finish_without_sentiment
 from aftercare.clock import Clock
@@ -34,7 +35,10 @@ async def run_housekeeping_once(
     )
     if exhausted:
         await finish_without_sentiment(
-            exhausted, policy=FollowUpPolicy.from_settings(settings), clock=clock
+            exhausted,
+            reason=f"no worker finished analysing it in {settings.analysis_max_attempts} attempts",
+            policy=FollowUpPolicy.from_settings(settings),
+            clock=clock,
         )
     if settings.discovery_interval_hours > 0:
         await schedule_discovery(
@@ -51,6 +55,10 @@ class Housekeeper:
     A new response starts a short batching window: responses arriving within
     `analysis_batch_wait_ms`, up to `analysis_batch_size` of them, go to the workers together
     and share one model pass.
+
+    Each round is a task of its own, so it starts from a clean context (no transaction left
+    over from a round whose connection died) and is cancelled when it hangs; any error only
+    costs that round. `seconds_since_success` tells readiness probes whether rounds succeed.
     """
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
@@ -60,6 +68,8 @@ class Housekeeper:
         self._batch_full = asyncio.Event()
         self._waiting = 0
         self._stopping = False
+        self._started = time.monotonic()
+        self._last_success: float | None = None
 
     def wake(self) -> None:
         self._waiting += 1
@@ -71,13 +81,31 @@ class Housekeeper:
         self._stopping = True
         self._wake.set()
 
+    def seconds_since_success(self) -> float:
+        """Seconds since the last round that succeeded (or since start, before the first)."""
+        return time.monotonic() - (self._last_success or self._started)
+
+    @property
+    def is_stale(self) -> bool:
+        return self.seconds_since_success() > self.settings.housekeeping_stale_after_seconds
+
+    async def run_round(self) -> bool:
+        """One round in a fresh task; True when it succeeded."""
+        try:
+            await asyncio.wait_for(
+                asyncio.create_task(run_housekeeping_once(self.settings, self.clock)),
+                timeout=self.settings.housekeeping_stale_after_seconds,
+            )
+        except Exception:
+            # The broker or database being down must not end the loop: retry next round.
+            log.exception("housekeeping round failed; retrying")
+            return False
+        self._last_success = time.monotonic()
+        return True
+
     async def run(self) -> None:
         while not self._stopping:
-            try:
-                await run_housekeeping_once(self.settings, self.clock)
-            except Exception:
-                # The broker or database being down must not end the loop: retry next round.
-                log.exception("housekeeping round failed; retrying")
+            await self.run_round()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wake.wait(), timeout=self.settings.housekeeping_interval_seconds
