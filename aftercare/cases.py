@@ -10,6 +10,7 @@ import msgspec
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
 from aftercare.errors import NotFound
+from aftercare.settings import DEFAULT_SURVEY_LINK_DAYS
 from aftercare.surveys import ensure_default_survey, new_token, survey_url
 from aftercare.tables import Customer, Invitation, SupportCase, SurveyResponse, Team
 
@@ -57,11 +58,16 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def record_closed_case(
-    case: ClosedCase, *, public_url: str, clock: Clock
+    case: ClosedCase,
+    *,
+    public_url: str,
+    clock: Clock,
+    link_lifetime: dt.timedelta = dt.timedelta(days=DEFAULT_SURVEY_LINK_DAYS),
 ) -> tuple[CaseInvitation, bool]:
     """Store a closed case and its survey invitation; the bool says whether it is new.
 
-    The same external_id twice returns the first invitation: helpdesks retry webhooks.
+    The same external_id twice returns the first invitation: helpdesks retry webhooks. The
+    link takes answers for `link_lifetime` from now.
     """
     existing = await _invitation_for_case(case.external_id, public_url)
     if existing:
@@ -91,7 +97,13 @@ async def record_closed_case(
             case_id = inserted[0]["id"]
             token = new_token()
             invitation = await Invitation.insert(
-                Invitation(support_case=case_id, survey=survey_id, token=token, created_at=now)
+                Invitation(
+                    support_case=case_id,
+                    survey=survey_id,
+                    token=token,
+                    created_at=now,
+                    expires_at=now + link_lifetime,
+                )
             ).returning(Invitation.id)
             created = CaseInvitation(
                 case_id=case_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from aftercare.cases import Email
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, InvalidInput, NotFound
 from aftercare.routing import open_task_counts
+from aftercare.settings import SettingsError
 from aftercare.tables import Owner, Team
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -158,3 +160,30 @@ async def _team_id(slug: str | None) -> int | None:
     if row is None:
         raise InvalidInput("team", f"no team with slug {slug!r}; create it first")
     return int(row["id"])
+
+
+async def ensure_fallback_owner(email: str, *, now: dt.datetime) -> str:
+    """Make AFTERCARE_FALLBACK_OWNER_EMAIL name an active owner: create it when missing.
+
+    Returns what was done, for the start-up log; raises SettingsError for an address that is
+    not an email or names a deactivated owner (tasks would silently get no owner).
+    """
+    if not email:
+        return "no fallback owner configured: tasks of teams without an owner stay unassigned"
+    try:
+        owner = msgspec.convert(
+            {"email": email, "name": email.split("@")[0] or email}, NewOwner, strict=True
+        )
+    except msgspec.ValidationError as error:
+        raise SettingsError(f"AFTERCARE_FALLBACK_OWNER_EMAIL is not an email: {error}") from error
+    existing = await Owner.select(Owner.id, Owner.active).where(Owner.email == email.lower())
+    if existing and not existing[0]["active"]:
+        raise SettingsError(
+            f"AFTERCARE_FALLBACK_OWNER_EMAIL names {email}, a deactivated owner: reactivate "
+            "them (PATCH /api/v1/owners/{id} with active true) or choose another address"
+        )
+    if existing:
+        return f"fallback owner: {email}"
+    with contextlib.suppress(Conflict):  # another process created it first
+        await create_owner(owner, now=now)
+    return f"fallback owner: created {email} (no team) from AFTERCARE_FALLBACK_OWNER_EMAIL"

@@ -25,6 +25,10 @@ class AlreadyAnswered(Conflict):
     title = "Survey already answered"
 
 
+class LinkExpired(DomainError):
+    title = "Survey link expired"
+
+
 class InvalidInput(DomainError):
     """Input that passed the schema but breaks a rule that depends on settings or stored data."""
 

@@ -10,9 +10,9 @@ import msgspec
 
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
-from aftercare.errors import AlreadyAnswered, InvalidInput, NotFound
+from aftercare.errors import AlreadyAnswered, InvalidInput, LinkExpired, NotFound
 from aftercare.outbox import ANALYSE_RESPONSES, add_message
-from aftercare.surveys import TOKEN_PATTERN
+from aftercare.surveys import TOKEN_PATTERN, link_has_expired
 from aftercare.tables import Analysis, FollowUpTask, Invitation, SurveyResponse
 
 Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
@@ -91,7 +91,12 @@ async def submit_response(
     now = clock()
     async with write_transaction():
         invitation = (
-            await Invitation.select(Invitation.id, Invitation.answered_at, Invitation.support_case)
+            await Invitation.select(
+                Invitation.id,
+                Invitation.answered_at,
+                Invitation.expires_at,
+                Invitation.support_case,
+            )
             .where(Invitation.token == token)
             .first()
         )
@@ -99,6 +104,8 @@ async def submit_response(
             raise NotFound("This survey link is not valid.")
         if invitation["answered_at"] is not None:
             raise AlreadyAnswered("This survey has already been answered. Thank you!")
+        if link_has_expired(invitation["expires_at"], now):
+            raise LinkExpired("This survey link has expired.")
         inserted = (
             await SurveyResponse.insert(
                 SurveyResponse(

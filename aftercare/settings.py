@@ -10,6 +10,8 @@ from typing import Literal
 import msgspec
 
 ENV_PREFIX = "AFTERCARE_"
+# How long a survey link takes answers after the case closes.
+DEFAULT_SURVEY_LINK_DAYS = 28.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,6 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     data_dir: str = "var"
     follow_up_sla_hours: float = 24.0
+    survey_link_days: float = DEFAULT_SURVEY_LINK_DAYS
     fallback_owner_email: str = ""
     negative_sentiment_threshold: float = 0.6
     comment_max_chars: int = 5000

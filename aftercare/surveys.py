@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgspec
 
-from aftercare.errors import NotFound
+from aftercare.errors import AlreadyAnswered, LinkExpired, NotFound
 from aftercare.tables import Invitation, Survey
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -74,6 +74,19 @@ class InvitationView(msgspec.Struct, frozen=True, kw_only=True):
     locale: str
     survey: SurveyDefinition
     answered: bool
+    # After this the link takes no answers (None: links made before links expired).
+    expires_at: dt.datetime | None = None
+
+    def check_open(self, now: dt.datetime) -> None:
+        """Raise unless the link still takes an answer: not answered, not expired."""
+        if self.answered:
+            raise AlreadyAnswered("This survey has already been answered. Thank you!")
+        if link_has_expired(self.expires_at, now):
+            raise LinkExpired("This survey link has expired.")
+
+
+def link_has_expired(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
+    return expires_at is not None and now >= expires_at
 
 
 def new_token() -> str:
@@ -116,6 +129,7 @@ async def find_invitation(token: str) -> InvitationView:
         await Invitation.select(
             Invitation.id,
             Invitation.answered_at,
+            Invitation.expires_at,
             Invitation.support_case.id.as_alias("case_id"),
             Invitation.support_case.subject.as_alias("case_subject"),
             Invitation.support_case.customer.name.as_alias("customer_name"),
@@ -144,4 +158,5 @@ async def find_invitation(token: str) -> InvitationView:
         locale=row["locale"] or "en",
         survey=definition,
         answered=row["answered_at"] is not None,
+        expires_at=row["expires_at"],
     )

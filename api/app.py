@@ -36,6 +36,7 @@ from api.tasks import TaskController
 from api.themes import ThemeController
 from api.topics import TopicController
 from web import STATIC_DIR, TEMPLATES_DIR
+from web.access_log import mask_survey_tokens_in_access_log
 from web.survey_pages import SurveyPageController, error_page, home
 from worker.broker import broker
 from worker.housekeeping import Housekeeper
@@ -57,6 +58,7 @@ def create_app(
     settings = with_api_token(settings or load_settings())
     _check_broker_matches(settings)
     runtime.configure(settings=settings, clock=clock, analyser=analyser)
+    mask_survey_tokens_in_access_log()
 
     api = Router(
         path="/api/v1",

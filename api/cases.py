@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -35,7 +37,10 @@ class CaseController(Controller):
         clock: NamedDependency[Clock],
     ) -> Response[CaseInvitation]:
         invitation, created = await record_closed_case(
-            data, public_url=settings.public_url, clock=clock
+            data,
+            public_url=settings.public_url,
+            clock=clock,
+            link_lifetime=dt.timedelta(days=settings.survey_link_days),
         )
         return Response(invitation, status_code=201 if created else 200)
 

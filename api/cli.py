@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         return _worker(args.processes, args.threads)
     if args.command == "migrate":
-        return _run(_migrate())
+        return _run(_migrate(settings))
     if args.command == "demo":
         return _run(_demo(with_api_token(settings)))
     if args.command == "housekeeping":
@@ -98,15 +98,25 @@ def _run(coroutine: object) -> int:
     except (OSError, ConnectionError) as error:
         print(f"aftercare: cannot reach the database: {error}", file=sys.stderr)
         return 1
+    except SettingsError as error:
+        print(f"aftercare: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0
 
 
-async def _migrate() -> None:
+async def _migrate(settings: Settings) -> None:
     from aftercare.schema import migrate
 
     await migrate()
+    await _check_fallback_owner(settings)
+
+
+async def _check_fallback_owner(settings: Settings) -> None:
+    from aftercare.directory import ensure_fallback_owner
+
+    print(await ensure_fallback_owner(settings.fallback_owner_email, now=system_clock()))
 
 
 async def _demo(settings: Settings) -> None:
@@ -140,8 +150,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, migrate_first
 
     from api.app import create_app
 
-    if migrate_first and _run(_migrate()) != 0:
+    if migrate_first and _run(_migrate(settings)) != 0:
         return 1
+    if _run(_check_fallback_owner(settings)) == 2:
+        return 2
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

@@ -12,7 +12,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.typing import FieldDefinition
 
 from aftercare.db import is_database_busy, is_unique_violation
-from aftercare.errors import Conflict, DomainError, InvalidInput, NotFound
+from aftercare.errors import Conflict, DomainError, InvalidInput, LinkExpired, NotFound
 
 T = TypeVar("T")
 StructT = TypeVar("StructT", bound=msgspec.Struct)
@@ -22,6 +22,7 @@ PROBLEM_TYPE_BASE = "urn:aftercare:problem:"
 _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
+    (LinkExpired, 410),
     (InvalidInput, 400),
     (DomainError, 400),
 ]

@@ -65,3 +65,18 @@ def test_the_help_lists_every_command() -> None:
     result = subprocess.run([AFTERCARE, "--help"], capture_output=True, text=True, timeout=60)
     for command in ("serve", "worker", "migrate", "demo", "housekeeping"):
         assert command in result.stdout
+
+
+def test_migrate_creates_the_fallback_owner_or_refuses_an_address_that_is_not_one(
+    tmp_path: Path,
+) -> None:
+    env = _environment(fresh_database_url("aftercare_cli_fallback"), tmp_path)
+    created = _cli("migrate", env={**env, "AFTERCARE_FALLBACK_OWNER_EMAIL": "Desk@Example.org"})
+    assert created.returncode == 0, created.stderr
+    assert "fallback owner: created Desk@Example.org" in created.stdout
+    again = _cli("migrate", env={**env, "AFTERCARE_FALLBACK_OWNER_EMAIL": "desk@example.org"})
+    assert "fallback owner: desk@example.org" in again.stdout
+
+    refused = _cli("migrate", env={**env, "AFTERCARE_FALLBACK_OWNER_EMAIL": "not an email"})
+    assert refused.returncode == 2
+    assert "AFTERCARE_FALLBACK_OWNER_EMAIL is not an email" in refused.stderr

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from aftercare.clock import FixedClock
+from aftercare.directory import ensure_fallback_owner
 from aftercare.routing import choose_assignee
+from aftercare.settings import SettingsError
 from aftercare.tables import FollowUpTask, Owner, Team
 from tests.conftest import run
 from tests.helpers import ApiClient
@@ -113,3 +117,10 @@ async def _give_tasks(owner_id: int, statuses: list[str], clock: FixedClock) -> 
                 updated_at=clock(),
             )
         )
+
+
+def test_a_deactivated_fallback_owner_is_refused_at_start_up(api: ApiClient) -> None:
+    owner = api.create_owner("fallback@example.org")
+    assert api.patch(f"/api/v1/owners/{owner['id']}", json={"active": False}).status_code == 200
+    with pytest.raises(SettingsError, match="deactivated owner"):
+        run(ensure_fallback_owner("fallback@example.org", now=dt.datetime.now(dt.UTC)))

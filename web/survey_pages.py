@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from aftercare.clock import Clock
-from aftercare.errors import AlreadyAnswered, DomainError, InvalidInput, NotFound
+from aftercare.errors import AlreadyAnswered, DomainError, InvalidInput, LinkExpired, NotFound
 from aftercare.responses import SurveyAnswers, submit_response
 from aftercare.settings import Settings
 from aftercare.surveys import InvitationView, find_invitation
@@ -26,10 +26,14 @@ class SurveyPageController(Controller):
     include_in_schema = False
 
     @get("/{token:str}")
-    async def show(self, token: FromPath[str], settings: NamedDependency[Settings]) -> Template:
+    async def show(
+        self,
+        token: FromPath[str],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
+    ) -> Template:
         invitation = await find_invitation(token)
-        if invitation.answered:
-            raise AlreadyAnswered("This survey has already been answered.")
+        invitation.check_open(clock())
         return _survey_form(invitation, settings, values={}, errors={})
 
     @post("/{token:str}", request_max_body_size=MAX_FORM_BODY)
@@ -42,6 +46,7 @@ class SurveyPageController(Controller):
         housekeeper: NamedDependency[Housekeeper],
     ) -> Template | Redirect:
         invitation = await find_invitation(token)
+        invitation.check_open(clock())
         form = await request.form()
         values = {key: str(form.get(key, "")) for key in ("nps", "csat", "comment")}
         answers, errors = parse_answers(values, settings.comment_max_chars)
@@ -124,6 +129,9 @@ def error_page(request: Request[Any, Any, Any], error: Exception) -> Response[An
     """Pages answer errors with a page, not JSON."""
     if isinstance(error, AlreadyAnswered):
         status, title, detail = 409, "Already answered", "Thank you — we already have your answers."
+    elif isinstance(error, LinkExpired):
+        status, title = 410, "This survey has closed"
+        detail = "This survey link has expired, so it no longer takes answers. Thank you anyway."
     elif isinstance(error, DomainError):
         status = 404 if isinstance(error, NotFound) else 400
         title, detail = error.title, error.detail
