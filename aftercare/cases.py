@@ -10,30 +10,28 @@ import msgspec
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
 from aftercare.errors import NotFound
+from aftercare.fields import Email, Text
 from aftercare.settings import DEFAULT_SURVEY_LINK_DAYS
 from aftercare.surveys import ensure_default_survey, new_token, survey_url
 from aftercare.tables import Customer, Invitation, SupportCase, SurveyResponse, Team
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$"
-
-Email = Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=320)]
 
 
 class CustomerDetails(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     email: Email
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    name: Annotated[Text, msgspec.Meta(max_length=200)] = ""
     locale: Annotated[str, msgspec.Meta(pattern=LOCALE_PATTERN)] = "en"
 
 
 class ClosedCase(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """What a helpdesk tells us when a case closes."""
 
-    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    external_id: Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
     customer: CustomerDetails
-    subject: Annotated[str, msgspec.Meta(max_length=500)] = ""
-    team: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    agent: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    subject: Annotated[Text, msgspec.Meta(max_length=500)] = ""
+    team: Annotated[Text, msgspec.Meta(max_length=64)] = ""
+    agent: Annotated[Text, msgspec.Meta(max_length=200)] = ""
     closed_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None
 
 

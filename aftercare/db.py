@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,19 +28,88 @@ def create_engine(database_url: str) -> Engine[Any]:
         # sqlite3's busy timeout; generous because writers queue behind IMMEDIATE transactions.
         return SQLiteEngine(path=str(path), timeout=10)
     if database_url.startswith(("postgresql://", "postgres://")):
-        return PostgresEngine(config={"dsn": database_url})
+        return PooledPostgresEngine(config={"dsn": database_url})
     raise SettingsError(
         f"AFTERCARE_DATABASE_URL must start with sqlite:/// or postgresql:// (got {database_url!r})"
     )
 
 
-def engine() -> Engine[Any]:
-    """The engine the tables are bound to (Piccolo's configured DB)."""
-    from aftercare.tables import Team
+class PooledPostgresEngine(PostgresEngine):
+    """PostgreSQL with one connection pool per event loop.
 
-    db = Team._meta.db
-    assert db is not None
+    An asyncpg pool belongs to the loop that made it, so the web server's loop and a worker's
+    loop each start their own (`start_pool`); queries on a loop without one open a connection
+    each, as Piccolo does without a pool.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._pools: dict[asyncio.AbstractEventLoop, Any] = {}
+        super().__init__(config=config)
+
+    @property
+    def pool(self) -> Any:
+        loop = _running_loop()
+        return self._pools.get(loop) if loop is not None else None
+
+    @pool.setter
+    def pool(self, value: Any) -> None:
+        loop = _running_loop()
+        if loop is None:
+            return  # Piccolo's constructor clears the pool before any loop runs
+        if value is None:
+            self._pools.pop(loop, None)
+        else:
+            self._pools[loop] = value
+
+    async def start_pool(self, max_size: int) -> None:
+        """A pool for the running loop; it connects lazily, so a database that is down now
+        delays the first queries instead of the process start."""
+        if self.pool is None:
+            await self.start_connection_pool(min_size=0, max_size=max_size)
+
+    async def close_pool(self) -> None:
+        if self.pool is not None:
+            await self.close_connection_pool()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def bind_engine(db: Engine[Any]) -> None:
+    """Make `db` the engine of every table and of Piccolo's migrations.
+
+    The composition root calls this at start-up (the API's create_app, the worker's start);
+    Piccolo looks its engine up in aftercare.piccolo_conf, so that is where it is kept.
+    """
+    from aftercare import piccolo_conf
+    from aftercare.tables import ALL_TABLES
+
+    piccolo_conf.DB = db
+    for table in ALL_TABLES:
+        table._meta.db = db
+
+
+def engine() -> Engine[Any]:
+    """The engine bound at start-up (Piccolo's own CLI gets one from the environment)."""
+    from aftercare import piccolo_conf
+
+    db: Engine[Any] = piccolo_conf.DB
     return db
+
+
+async def start_pool(db: Engine[Any], max_size: int) -> None:
+    """Start `db`'s connection pool on the running loop, where it has one (PostgreSQL)."""
+    if isinstance(db, PooledPostgresEngine):
+        await db.start_pool(max_size)
+
+
+async def close_pool(db: Engine[Any]) -> None:
+    if isinstance(db, PooledPostgresEngine):
+        await db.close_pool()
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +166,46 @@ def is_unique_violation(error: BaseException) -> bool:
 
 def is_database_busy(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "database is locked" in str(error)
+
+
+# sqlite3's words for a database file it cannot use just now.
+_SQLITE_UNUSABLE_FILE = (
+    "unable to open database file",
+    "disk i/o error",
+    "readonly database",
+    "database or disk is full",
+    "file is not a database",
+)
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """The database is down, restarting, out of connections, or its file cannot be used."""
+    if isinstance(error, sqlite3.DatabaseError):
+        return any(words in str(error).lower() for words in _SQLITE_UNUSABLE_FILE)
+    # Refused, reset, timed out, unknown host; asyncio reports several failed addresses as
+    # one plain OSError.
+    network = ConnectionError | TimeoutError | socket.gaierror
+    if type(error) is OSError or isinstance(error, network):
+        return True
+    try:
+        from asyncpg import exceptions as pg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    if isinstance(
+        error,
+        pg.PostgresConnectionError | pg.OperatorInterventionError | pg.InsufficientResourcesError,
+    ):
+        return True
+    return isinstance(error, pg.InterfaceError) and "connection is closed" in str(error)
+
+
+# What a caller is told to wait while the database is unreachable (a restart, a failover).
+UNREACHABLE_RETRY_AFTER_SECONDS = 30
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Busy or unreachable: the request failed, and the same request a little later may not."""
+    return is_database_busy(error) or is_database_unreachable(error)
 
 
 async def database_is_reachable() -> bool:

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 import msgspec
 
-from aftercare.cases import Email
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, InvalidInput, NotFound
+from aftercare.fields import Email, Text
 from aftercare.routing import open_task_counts
 from aftercare.settings import SettingsError
 from aftercare.tables import Owner, Team
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class NewTeam(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -23,6 +23,13 @@ ANALYSE_RESPONSES = "analyse_responses"
 
 # Sends one message to the broker: (kind, payload) -> None. Raises when the broker is down.
 Send = Callable[[str, dict[str, Any]], Awaitable[None] | None]
+
+
+@runtime_checkable  # Litestar checks an injected dependency against its annotation
+class OutboxRelay(Protocol):
+    """What a request that queued a message may ask of the relay: to run soon."""
+
+    def wake(self) -> None: ...
 
 
 async def add_message(kind: str, payload: dict[str, Any], now: dt.datetime) -> None:

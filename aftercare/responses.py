@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated
 
 import msgspec
@@ -11,27 +10,25 @@ import msgspec
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
 from aftercare.errors import AlreadyAnswered, InvalidInput, LinkExpired, NotFound
+from aftercare.fields import TEXT_RULE, Text, has_control_characters
 from aftercare.outbox import ANALYSE_RESPONSES, add_message
 from aftercare.surveys import TOKEN_PATTERN, link_has_expired
 from aftercare.tables import Analysis, FollowUpTask, Invitation, SurveyResponse
 
 Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
 Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
-# Control characters other than tab and newlines would only corrupt reports (and NUL breaks
-# PostgreSQL text), so they are dropped rather than rejected.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class SurveyAnswers(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     nps: Nps
     csat: Csat
-    comment: str = ""
+    comment: Text = ""
 
 
 class ResponseSubmission(SurveyAnswers, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A survey answer sent to the JSON API, with the token from the survey link."""
 
-    token: Annotated[str, msgspec.Meta(max_length=64)]
+    token: Annotated[Text, msgspec.Meta(max_length=64)]
 
 
 class SentenceView(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,8 +65,10 @@ class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def clean_comment(comment: str, max_chars: int) -> str:
-    """The comment as stored: trimmed, without control characters, within the length limit."""
-    cleaned = CONTROL_CHARACTERS.sub("", comment).strip()
+    """The comment as stored: trimmed; refused with control characters or over the limit."""
+    if has_control_characters(comment):
+        raise InvalidInput("comment", TEXT_RULE)
+    cleaned = comment.strip()
     if len(cleaned) > max_chars:
         raise InvalidInput(
             "comment", f"must be at most {max_chars} characters (got {len(cleaned)})"

@@ -48,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     discovery_interval_hours: float = 24.0
     discovery_window_days: float = 30.0
     log_level: str = "INFO"
+    # PostgreSQL connections per process and event loop (the API's, the workers').
+    database_pool_size: int = 10
     # Run the sentiment model's Linear layers in int8: faster on CPU, slightly different labels.
     sentiment_int8: bool = False
     # CPU threads per process for the models; 0 keeps torch's default (one per core).

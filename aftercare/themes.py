@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, NotFound
+from aftercare.fields import Text
 from aftercare.outbox import add_message
 from aftercare.tables import CommentSentence, DiscoveredTheme, DiscoveryRun
 from aftercare.topics import NewTopic, TopicKey, TopicView, create_topic
@@ -57,7 +58,8 @@ class ThemeView(msgspec.Struct, frozen=True, kw_only=True):
 
 class PromoteTheme(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     key: TopicKey
-    name: str | None = None
+    # Empty or missing: the theme's label.
+    name: Annotated[Text, msgspec.Meta(max_length=200)] | None = None
 
 
 async def schedule_discovery(*, clock: Clock, every: dt.timedelta, window: dt.timedelta) -> bool:

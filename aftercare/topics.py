@@ -10,25 +10,26 @@ import msgspec
 
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, NotFound
+from aftercare.fields import Text
 from aftercare.tables import Topic
 
 TopicKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-Phrase = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+TopicName = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
+Description = Annotated[Text, msgspec.Meta(max_length=2000)]
+Phrase = Annotated[Text, msgspec.Meta(min_length=1, max_length=300)]
 Examples = Annotated[list[Phrase], msgspec.Meta(min_length=1, max_length=100)]
 
 
 class NewTopic(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     key: TopicKey
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    name: TopicName
+    description: Description = ""
     examples: Examples
 
 
 class TopicChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
-    description: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
+    name: TopicName | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
     examples: Examples | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
 

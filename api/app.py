@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 from litestar import Litestar, Router
 from litestar.datastructures import State
-from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -23,14 +22,17 @@ from litestar.template.config import TemplateConfig
 import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
 from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
+from aftercare.db import bind_engine, close_pool, create_engine, start_pool
 from aftercare.errors import DomainError
-from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
+from aftercare.settings import Settings, with_api_token
 from api.auth import require_api_token
 from api.cases import CaseController
 from api.deps import DEPENDENCIES
 from api.directory import OwnerController, TeamController
 from api.health import health, ready
-from api.problems import domain_problem, storage_problem
+from api.params import refuse_control_characters
+from api.problems import domain_problem, invalid_parameters_response, unexpected_error_handlers
+from api.request_id import add_request_id_header, provide_request_id
 from api.responses import ResponseController
 from api.tasks import TaskController
 from api.themes import ThemeController
@@ -38,9 +40,10 @@ from api.topics import TopicController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.access_log import mask_survey_tokens_in_access_log
 from web.survey_pages import SurveyPageController, error_page, home
-from worker.broker import broker
+from worker.broker import broker_is_reachable
+from worker.embedded import start_embedded_worker
 from worker.housekeeping import Housekeeper
-from worker.runtime import runtime
+from worker.main import build_actors
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +51,23 @@ API_VERSION = "1.0.0"
 
 
 def create_app(
-    settings: NamedDependency[Settings] | None = None,
+    settings: Settings,
     *,
-    clock: NamedDependency[Clock] = system_clock,
+    clock: Clock = system_clock,
     analyser: CommentAnalyser | None = None,
 ) -> Litestar:
-    """Build the whole product's web app: JSON API, survey pages, and (embedded) workers."""
+    """The composition root of the web process: from Settings, build the database engine, the
+    broker and its actors, the outbox relay and (embedded) workers, and the app that uses them.
+
+    Nothing connects here: the connection pool, the relay loop and any embedded worker start
+    in the app's lifespan, on the server's event loop.
+    """
     # Only the web process needs the API token; workers never create the token file.
-    settings = with_api_token(settings or load_settings())
-    _check_broker_matches(settings)
-    runtime.configure(settings=settings, clock=clock, analyser=analyser)
+    settings = with_api_token(settings)
+    db = create_engine(settings.database_url)
+    bind_engine(db)
+    actors = build_actors(settings, db, clock=clock, analyser=analyser)
+    housekeeper = Housekeeper(settings, clock, actors.send)
     mask_survey_tokens_in_access_log()
 
     api = Router(
@@ -76,26 +86,31 @@ def create_app(
     pages = Router(
         path="/",
         route_handlers=[SurveyPageController, home],
-        exception_handlers={DomainError: error_page, HTTPException: error_page},
+        exception_handlers={
+            DomainError: error_page,
+            HTTPException: error_page,
+            ValidationException: error_page,
+            **unexpected_error_handlers(render=error_page),
+        },
     )
     static = create_static_files_router(
         path="/static", directories=[STATIC_DIR], include_in_schema=False
     )
-    problem_map: dict[type[Exception], Any] = {
-        DomainError: domain_problem,
-        sqlite3.IntegrityError: storage_problem,
-        sqlite3.OperationalError: storage_problem,
-    }
-    try:
-        from asyncpg.exceptions import UniqueViolationError
-
-        problem_map[UniqueViolationError] = storage_problem
-    except ImportError:  # pragma: no cover
-        pass
+    # Raw database errors have no handler of their own: the 5xx handlers map them (409, 503).
+    problem_map: dict[type[Exception], Any] = {DomainError: domain_problem}
 
     return Litestar(
         route_handlers=[api, pages, static, health, ready],
-        dependencies=DEPENDENCIES,
+        dependencies={
+            **DEPENDENCIES,
+            "request_id": Provide(provide_request_id, sync_to_thread=False),
+        },
+        guards=[refuse_control_characters],
+        before_send=[add_request_id_header],
+        exception_handlers={
+            ValidationException: invalid_parameters_response,
+            **unexpected_error_handlers(),
+        },
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(
@@ -111,22 +126,30 @@ def create_app(
             path="/schema",
             description="Closed cases in, surveys out, negative answers routed to owners.",
         ),
-        state=State({"settings": settings, "clock": clock}),
+        state=State(
+            {
+                "settings": settings,
+                "clock": clock,
+                "db": db,
+                "actors": actors,
+                "housekeeper": housekeeper,
+                "broker_check": lambda: broker_is_reachable(actors.broker),
+            }
+        ),
         lifespan=[_background_work],
     )
 
 
 @contextlib.asynccontextmanager
 async def _background_work(app: Litestar) -> AsyncIterator[None]:
-    """Housekeeping (outbox relay, sweep) always; a dramatiq.Worker too in embedded mode."""
-    settings: NamedDependency[Settings] = app.state.settings
+    """The connection pool and housekeeping (outbox relay, sweep) always; a dramatiq.Worker
+    too in embedded mode."""
+    settings: Settings = app.state.settings
+    housekeeper: Housekeeper = app.state.housekeeper
+    await start_pool(app.state.db, settings.database_pool_size)
     worker = None
     if settings.runs_embedded_worker:
-        from worker.embedded import start_embedded_worker
-
-        worker = start_embedded_worker()
-    housekeeper = Housekeeper(settings, app.state.clock)
-    app.state.housekeeper = housekeeper
+        worker = start_embedded_worker(app.state.actors.broker)
     loop_task = asyncio.create_task(housekeeper.run())
     try:
         yield
@@ -136,13 +159,4 @@ async def _background_work(app: Litestar) -> AsyncIterator[None]:
         if worker is not None:
             # Worker.stop() blocks for about two seconds: keep it off the event loop.
             await anyio.to_thread.run_sync(worker.stop)
-
-
-def _check_broker_matches(settings: NamedDependency[Settings]) -> None:
-    expected = {"stub": "StubBroker", "rabbitmq": "RabbitmqBroker", "redis": "RedisBroker"}
-    if type(broker).__name__ != expected[settings.broker_kind]:
-        raise SettingsError(
-            "the broker is built from AFTERCARE_BROKER_URL at import; "
-            f"these settings ask for {settings.broker_kind} but the process has "
-            f"{type(broker).__name__}"
-        )
+        await close_pool(app.state.db)

@@ -6,11 +6,12 @@ import datetime as dt
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from aftercare.cases import CaseInvitation, CaseView, ClosedCase, get_case, record_closed_case
 from aftercare.clock import Clock
 from aftercare.settings import Settings
+from api.params import Id
 from api.problems import StrictBody
 
 MAX_CASE_BODY = 64 * 1024
@@ -45,5 +46,5 @@ class CaseController(Controller):
         return Response(invitation, status_code=201 if created else 200)
 
     @get("/{case_id:int}", summary="A case with its survey link and response id")
-    async def read(self, case_id: FromPath[int], settings: NamedDependency[Settings]) -> CaseView:
+    async def read(self, case_id: Id, settings: NamedDependency[Settings]) -> CaseView:
         return await get_case(case_id, public_url=settings.public_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import logging
 import os
 import shutil
 import sys
@@ -13,7 +12,9 @@ from collections.abc import Sequence
 
 import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
 from aftercare.clock import system_clock
+from aftercare.db import bind_engine, create_engine
 from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
+from worker.main import DRAMATIQ_ENTRY, configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,16 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse.add_argument("--batch-size", type=int, default=64)
     discover = commands.add_parser("discover-themes", help="cluster recent comments into themes")
     discover.add_argument("--days", type=float, help="default: AFTERCARE_DISCOVERY_WINDOW_DAYS")
-    nlp = commands.add_parser("nlp", help="train the models")
-    nlp_commands = nlp.add_subparsers(dest="nlp_command", required=True)
-    nlp_commands.add_parser(
-        "train-sentiment",
-        help="fine-tune the sentiment model (long; options after --, see nlp/finetune.py)",
-    ).add_argument("args", nargs=argparse.REMAINDER, help="options for nlp.finetune")
-    nlp_commands.add_parser(
-        "train-teacher",
-        help="fine-tune the distillation teacher and write its logits (hours; see nlp/teacher.py)",
-    ).add_argument("args", nargs=argparse.REMAINDER, help="options for nlp.teacher")
     return parser
 
 
@@ -64,13 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"aftercare: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.migrate)
     if args.command == "worker":
         return _worker(args.processes, args.threads)
+    # The remaining commands run here, on this process's engine.
+    bind_engine(create_engine(settings.database_url))
     if args.command == "migrate":
         return _run(_migrate(settings))
     if args.command == "demo":
@@ -81,13 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(_reanalyse(settings, args.since, args.batch_size))
     if args.command == "discover-themes":
         return _run(_discover(settings, args.days))
-    if args.command == "nlp":
-        from nlp import finetune, teacher
-
-        # `aftercare nlp train-sentiment -- --epochs 1`: the separator is ours, not finetune's.
-        options = args.args[1:] if args.args[:1] == ["--"] else args.args
-        train = finetune.main if args.nlp_command == "train-sentiment" else teacher.main
-        return train(options)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -150,6 +134,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, migrate_first
 
     from api.app import create_app
 
+    # Migrations and the fallback check run on an engine of their own, before the app's.
+    bind_engine(create_engine(settings.database_url))
     if migrate_first and _run(_migrate(settings)) != 0:
         return 1
     if _run(_check_fallback_owner(settings)) == 2:
@@ -167,7 +153,7 @@ def _worker(processes: int, threads: int) -> int:
     dramatiq = shutil.which("dramatiq") or os.path.join(os.path.dirname(sys.executable), "dramatiq")
     command = [
         dramatiq,
-        "worker.actors",
+        DRAMATIQ_ENTRY,
         "--processes",
         str(processes),
         "--threads",
@@ -190,10 +176,10 @@ async def _reanalyse(settings: Settings, since: dt.datetime, batch_size: int) ->
 
     from aftercare.analysis import analyse_responses, responses_submitted_since
     from aftercare.tasks import FollowUpPolicy
-    from worker.runtime import default_analyser
+    from worker.models import packaged_analyser
 
     response_ids = await responses_submitted_since(since)
-    analyser = default_analyser(settings)
+    analyser = packaged_analyser(settings)
     policy = FollowUpPolicy.from_settings(settings)
     with tqdm(total=len(response_ids), unit="response", desc="re-analysing") as progress:
         for start in range(0, len(response_ids), batch_size):
@@ -220,9 +206,12 @@ async def _discover(settings: Settings, days: float | None) -> None:
 
 
 async def _housekeeping(settings: Settings) -> None:
+    from aftercare.db import engine
     from worker.housekeeping import Housekeeper
+    from worker.main import build_actors
 
-    await Housekeeper(settings, system_clock).run()
+    actors = build_actors(settings, engine())
+    await Housekeeper(settings, system_clock, actors.send).run()
 
 
 if __name__ == "__main__":

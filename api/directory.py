@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from aftercare import directory
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
+from api.params import Id
 from api.problems import StrictBody
 
 MAX_DIRECTORY_BODY = 16 * 1024
@@ -56,7 +57,7 @@ class OwnerController(Controller):
         return await directory.create_owner(data, now=clock())
 
     @get("/{owner_id:int}", summary="One owner")
-    async def read(self, owner_id: FromPath[int]) -> OwnerView:
+    async def read(self, owner_id: Id) -> OwnerView:
         return await directory.get_owner(owner_id)
 
     @patch(
@@ -66,5 +67,5 @@ class OwnerController(Controller):
         dto=StrictBody[OwnerChanges],
         return_dto=None,
     )
-    async def update(self, owner_id: FromPath[int], data: JSONBody[OwnerChanges]) -> OwnerView:
+    async def update(self, owner_id: Id, data: JSONBody[OwnerChanges]) -> OwnerView:
         return await directory.update_owner(owner_id, data)

@@ -9,8 +9,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from aftercare.db import database_is_reachable
-from worker.broker import broker
-from worker.housekeeping import Housekeeper
+from api.deps import BrokerCheck, HousekeepingRounds
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -32,29 +31,19 @@ async def health() -> Health:
     summary="Readiness: database and broker reachable, housekeeping rounds succeeding",
     tags=["health"],
 )
-async def ready(housekeeper: NamedDependency[Housekeeper]) -> Response[Health]:
+async def ready(
+    housekeeping: NamedDependency[HousekeepingRounds],
+    broker_check: NamedDependency[BrokerCheck],
+) -> Response[Health]:
     database_ok = await database_is_reachable()
-    broker_ok = await asyncio.to_thread(broker_is_reachable)
-    housekeeping_ok = not housekeeper.is_stale
+    broker_ok = await asyncio.to_thread(broker_check)
+    housekeeping_ok = not housekeeping.is_stale
     all_ok = database_ok and broker_ok and housekeeping_ok
     body = Health(
         status="ok" if all_ok else "unavailable",
         database="ok" if database_ok else "unreachable",
         broker="ok" if broker_ok else "unreachable",
         housekeeping="ok" if housekeeping_ok else "stale",
-        housekeeping_age_seconds=round(housekeeper.seconds_since_success(), 1),
+        housekeeping_age_seconds=round(housekeeping.seconds_since_success(), 1),
     )
     return Response(body, status_code=200 if all_ok else 503)
-
-
-def broker_is_reachable() -> bool:
-    """Ask the broker something cheap; the stub broker is always there."""
-    try:
-        kind = type(broker).__name__
-        if kind == "RabbitmqBroker":
-            broker.get_queue_message_counts("analysis")  # type: ignore[attr-defined]
-        elif kind == "RedisBroker":
-            broker.client.ping()  # type: ignore[attr-defined]
-    except Exception:
-        return False
-    return True

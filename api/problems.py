@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, Generic, TypeVar
 
 import msgspec
+from litestar import Request, Response
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar.dto import MsgspecDTO
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.spec import Reference, Schema
 from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.types import ExceptionHandler
 from litestar.typing import FieldDefinition
 
-from aftercare.db import is_database_busy, is_unique_violation
+from aftercare.db import (
+    UNREACHABLE_RETRY_AFTER_SECONDS,
+    is_database_busy,
+    is_database_unreachable,
+    is_unique_violation,
+)
 from aftercare.errors import Conflict, DomainError, InvalidInput, LinkExpired, NotFound
+from aftercare.fields import TEXT_PATTERN, TEXT_RULE
+from api.request_id import request_id
+from web.access_log import mask_survey_tokens
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 StructT = TypeVar("StructT", bound=msgspec.Struct)
@@ -42,8 +59,8 @@ def domain_problem(error: DomainError) -> ProblemDetailsException:
     )
 
 
-def storage_problem(error: Exception) -> ProblemDetailsException:
-    """Map the raw database errors both engines raise; anything else stays a 500."""
+def storage_problem(error: BaseException) -> ProblemDetailsException | None:
+    """The answer to a raw database error both engines raise, or None for an unexpected one."""
     if is_unique_violation(error):
         return ProblemDetailsException(
             status_code=409, title="Conflict", detail="This record already exists."
@@ -55,15 +72,88 @@ def storage_problem(error: Exception) -> ProblemDetailsException:
             detail="The database is busy; nothing was stored. Please retry.",
             headers={"Retry-After": "1"},
         )
-    raise error
+    if is_database_unreachable(error):
+        return ProblemDetailsException(
+            status_code=503,
+            title="Service unavailable",
+            detail="The database cannot be reached just now. Please retry in a minute.",
+            type_=PROBLEM_TYPE_BASE + "database-unavailable",
+            headers={"Retry-After": str(UNREACHABLE_RETRY_AFTER_SECONDS)},
+        )
+    return None
 
 
-def bad_body(detail: str) -> ProblemDetailsException:
+def unexpected_problem(
+    request: Request[Any, Any, Any], error: Exception
+) -> ProblemDetailsException:
+    """The answer to an error no other handler took: a storage problem, else a 500.
+
+    Every 5xx is logged with its traceback and the request id, which its body names too.
+    """
+    problem = storage_problem(error) or _server_problem(error)
+    status = problem.status_code
+    if status >= 500:
+        rid = request_id(request.scope)
+        where = f"{request.method} {mask_survey_tokens(request.url.path)}"
+        if status == 500:
+            log.exception("%s failed [request_id=%s]", where, rid, exc_info=error)
+        else:
+            log.warning("%s answered %d [request_id=%s]", where, status, rid, exc_info=error)
+        problem.extra = {"request_id": rid}
+    return problem
+
+
+def unexpected_error_handlers(
+    render: Callable[[Request[Any, Any, Any], Exception], Response[Any]] | None = None,
+) -> dict[int | type[Exception], ExceptionHandler]:
+    """Handlers for every 5xx, and so (Litestar's rule) for any exception without a handler.
+
+    `render` turns the problem into a page (survey pages); without it, problem details.
+    """
+
+    def handle(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+        problem = unexpected_problem(request, error)
+        return render(request, problem) if render else problem.to_response(request)
+
+    return {status.value: handle for status in HTTPStatus if status >= 500}
+
+
+def invalid_parameters(error: ValidationException) -> ProblemDetailsException:
+    """A path or query parameter out of range or with control characters: 400 naming it."""
+    items = error.extra if isinstance(error.extra, list) else []
+    errors = [
+        {
+            "field": str(item["key"]),
+            "source": str(getattr(item.get("source"), "value", item.get("source", ""))),
+            "message": item["message"],
+        }
+        for item in items
+        if isinstance(item, dict) and "key" in item and "message" in item
+    ]
+    if not errors:
+        return ProblemDetailsException(status_code=400, title="Bad request", detail=error.detail)
+    return ProblemDetailsException(
+        status_code=400,
+        title="Invalid parameter",
+        detail="; ".join(f"{item['field']}: {item['message']}" for item in errors),
+        type_=PROBLEM_TYPE_BASE + "invalid-parameter",
+        extra={"errors": errors},
+    )
+
+
+def invalid_parameters_response(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[Any]:
+    return invalid_parameters(error).to_response(request)
+
+
+def bad_body(detail: str, errors: list[dict[str, str]] | None = None) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=400,
         title="Invalid request body",
         detail=detail,
         type_=PROBLEM_TYPE_BASE + "invalid-request-body",
+        extra={"errors": errors} if errors else None,
     )
 
 
@@ -75,7 +165,7 @@ def decode_body(body: bytes, target: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=target, strict=True)
     except msgspec.ValidationError as error:
-        raise bad_body(str(error)) from error
+        raise _invalid_field(str(error)) from error
     except msgspec.DecodeError as error:
         raise bad_body(f"Malformed JSON: {error}") from error
     except UnicodeDecodeError as error:
@@ -97,6 +187,35 @@ class StrictBody(MsgspecDTO[StructT], Generic[StructT]):
         # Document the Struct itself: the DTO's generated transfer model cannot carry
         # constraints such as a pattern on an optional string.
         return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+
+
+# msgspec ends a validation error with the JSON path of the field: "... - at `$.customer.email`".
+_AT_FIELD = re.compile(r"^(?P<message>.*) - at `\$\.?(?P<field>[^`]*)`$", re.DOTALL)
+
+
+def _invalid_field(error: str) -> ProblemDetailsException:
+    found = _AT_FIELD.match(error)
+    if found is None:
+        return bad_body(error)
+    message = found["message"].replace(f"Expected `str` matching regex {TEXT_PATTERN!r}", TEXT_RULE)
+    field = found["field"]
+    return bad_body(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+def _server_problem(error: Exception) -> ProblemDetailsException:
+    if isinstance(error, HTTPException):
+        return ProblemDetailsException(
+            status_code=error.status_code,
+            title=HTTPStatus(error.status_code).phrase,
+            detail=error.detail,
+            headers=error.headers,
+        )
+    return ProblemDetailsException(
+        status_code=500,
+        title="Internal server error",
+        detail="Something went wrong on our side. Please quote the request id if you report it.",
+        type_=PROBLEM_TYPE_BASE + "internal-error",
+    )
 
 
 def _slug(title: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from aftercare.clock import Clock
+from aftercare.outbox import OutboxRelay
 from aftercare.responses import (
     ResponseSubmission,
     ResponseView,
@@ -16,8 +17,8 @@ from aftercare.responses import (
     submit_response,
 )
 from aftercare.settings import Settings
+from api.params import Id
 from api.problems import StrictBody
-from worker.housekeeping import Housekeeper
 
 # Room for a comment well over the limit, so it gets a clear "at most N characters" error
 # rather than a bare 413.
@@ -47,7 +48,7 @@ class ResponseController(Controller):
         data: JSONBody[ResponseSubmission],
         settings: NamedDependency[Settings],
         clock: NamedDependency[Clock],
-        housekeeper: NamedDependency[Housekeeper],
+        outbox_relay: NamedDependency[OutboxRelay],
     ) -> ResponseCreated:
         answers = SurveyAnswers(nps=data.nps, csat=data.csat, comment=data.comment)
         response_id = await submit_response(
@@ -56,9 +57,9 @@ class ResponseController(Controller):
             comment_max_chars=settings.comment_max_chars,
             clock=clock,
         )
-        housekeeper.wake()
+        outbox_relay.wake()
         return ResponseCreated(id=response_id, status="pending")
 
     @get("/{response_id:int}", summary="A response with its analysis once done")
-    async def read(self, response_id: FromPath[int]) -> ResponseView:
+    async def read(self, response_id: Id) -> ResponseView:
         return await get_response(response_id)

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromQuery, Parameter
 
 from aftercare.clock import Clock
 from aftercare.tasks import TaskStatus, TaskView, get_task, list_tasks
+from api.params import Id, Offset
 
 
 class TaskController(Controller):
@@ -23,12 +24,12 @@ class TaskController(Controller):
         owner: Annotated[str | None, Parameter(description="Owner email", max_length=320)] = None,
         status: FromQuery[TaskStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[TaskView]:
         return await list_tasks(
             now=clock(), owner_email=owner, status=status, limit=limit, offset=offset
         )
 
     @get("/{task_id:int}", summary="One follow-up task")
-    async def read(self, task_id: FromPath[int], clock: NamedDependency[Clock]) -> TaskView:
+    async def read(self, task_id: Id, clock: NamedDependency[Clock]) -> TaskView:
         return await get_task(task_id, now=clock())

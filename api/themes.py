@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from aftercare import themes
 from aftercare.clock import Clock
 from aftercare.themes import PromoteTheme, ThemeView
 from aftercare.topics import TopicView
+from api.params import Id
 from api.problems import StrictBody
 
 
@@ -29,6 +30,6 @@ class ThemeController(Controller):
         return_dto=None,
     )
     async def promote(
-        self, theme_id: FromPath[int], data: JSONBody[PromoteTheme], clock: NamedDependency[Clock]
+        self, theme_id: Id, data: JSONBody[PromoteTheme], clock: NamedDependency[Clock]
     ) -> TopicView:
         return await themes.promote_theme(theme_id, data, now=clock())

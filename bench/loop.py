@@ -74,31 +74,32 @@ async def run(
         f"sqlite:///{workdir}/bench.sqlite" if database == "sqlite" else await _fresh_postgres()
     )
     port = _free_port()
-    os.environ.update(
-        AFTERCARE_DATABASE_URL=database_url,
-        AFTERCARE_BROKER_URL=broker_url,
-        AFTERCARE_EMBEDDED_WORKER="on",
-        AFTERCARE_API_TOKEN=TOKEN,
-        AFTERCARE_DATA_DIR=workdir,
-        AFTERCARE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        AFTERCARE_HOUSEKEEPING_INTERVAL_SECONDS="0.2",
-        AFTERCARE_LOG_LEVEL="WARNING",
-    )
     import httpx
     import uvicorn
 
-    import aftercare  # noqa: F401
+    from aftercare.db import bind_engine, create_engine
     from aftercare.schema import migrate
-    from aftercare.settings import load_settings
+    from aftercare.settings import Settings
     from aftercare.topics import list_topics
     from api.app import create_app
-    from worker.runtime import default_analyser
+    from worker.models import packaged_analyser
 
+    settings = Settings(
+        database_url=database_url,
+        broker_url=broker_url,
+        embedded_worker="on",
+        api_token=TOKEN,
+        data_dir=workdir,
+        public_url=f"http://127.0.0.1:{port}",
+        housekeeping_interval_seconds=0.2,
+        log_level="WARNING",
+    )
+    bind_engine(create_engine(database_url))
     await migrate()
     # Load time is not what this measures: load the models and embed the taxonomy first.
-    default_analyser(load_settings())(["warm the model up"], await list_topics(active_only=True))
+    packaged_analyser(settings)(["warm the model up"], await list_topics(active_only=True))
     server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

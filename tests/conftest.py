@@ -1,8 +1,9 @@
 """Fixtures: a real database (SQLite, or PostgreSQL) and a real broker (stub, RabbitMQ, Redis).
 
-The engine and the broker are read from the environment at import, so this module sets the
-environment first. AFTERCARE_TEST_DATABASE_URL and AFTERCARE_TEST_BROKER_URL pick the servers
-(the test command runs the suite once on SQLite + stub and once on PostgreSQL + RabbitMQ).
+AFTERCARE_TEST_DATABASE_URL and AFTERCARE_TEST_BROKER_URL pick the servers (the test command
+runs the suite once on SQLite + stub and once on PostgreSQL + RabbitMQ). Tests build their
+apps from TEST_SETTINGS, as the CLI builds them from the environment: nothing here sets the
+environment for the product to read.
 """
 
 from __future__ import annotations
@@ -12,8 +13,17 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import msgspec
+import pytest
+
+from aftercare.db import bind_engine, create_engine, engine
+from aftercare.schema import migrate, seed_defaults
+from aftercare.settings import Settings
+from aftercare.tables import ALL_TABLES
+from tests.helpers import ApiClient
 
 T = TypeVar("T")
 
@@ -48,29 +58,32 @@ def fresh_database_url(name: str) -> str:
     return f"sqlite:///{TEST_DIR}/{name}.sqlite"
 
 
-os.environ.update(
-    {
-        "AFTERCARE_DATABASE_URL": fresh_database_url("aftercare_test"),
-        "AFTERCARE_BROKER_URL": TEST_BROKER_URL,
-        # A real dramatiq.Worker runs inside the test app, whatever the broker.
-        "AFTERCARE_EMBEDDED_WORKER": "on",
-        "AFTERCARE_API_TOKEN": API_TOKEN,
-        "AFTERCARE_DATA_DIR": TEST_DIR,
-        "AFTERCARE_FALLBACK_OWNER_EMAIL": "",
-        "AFTERCARE_HOUSEKEEPING_INTERVAL_SECONDS": "0.5",
-        # Discovery runs when a test asks for it, not on the housekeeping schedule.
-        "AFTERCARE_DISCOVERY_INTERVAL_HOURS": "0",
-        "AFTERCARE_LOG_LEVEL": "WARNING",
-    }
+TEST_SETTINGS = Settings(
+    database_url=fresh_database_url("aftercare_test"),
+    broker_url=TEST_BROKER_URL,
+    # A real dramatiq.Worker runs inside the test app, whatever the broker.
+    embedded_worker="on",
+    api_token=API_TOKEN,
+    data_dir=TEST_DIR,
+    housekeeping_interval_seconds=0.5,
+    # Discovery runs when a test asks for it, not on the housekeeping schedule.
+    discovery_interval_hours=0,
+    log_level="WARNING",
 )
+# Domain functions called straight from tests run on this engine; apps bind their own.
+bind_engine(create_engine(TEST_SETTINGS.database_url))
 
-import pytest  # noqa: E402
 
-import aftercare  # noqa: E402, F401
-from aftercare.db import engine  # noqa: E402
-from aftercare.schema import migrate, seed_defaults  # noqa: E402
-from aftercare.tables import ALL_TABLES  # noqa: E402
-from tests.helpers import ApiClient  # noqa: E402
+def settings_with(**changes: Any) -> Settings:
+    """TEST_SETTINGS with some fields changed."""
+    return msgspec.structs.replace(TEST_SETTINGS, **changes)
+
+
+def cli_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any AFTERCARE_ setting, plus `variables`: what a
+    command run as a subprocess should read."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    return {**env, **variables}
 
 
 @pytest.fixture(scope="session")
@@ -92,24 +105,24 @@ def db(migrated_database: None) -> None:
 
 
 @pytest.fixture
-def api(db: None) -> ApiClient:
+def api(db: None) -> Iterator[ApiClient]:
     """The whole app over HTTP (Litestar's test client), with its embedded worker running."""
     from api.app import create_app
 
-    with ApiClient.for_app(create_app(), token=API_TOKEN) as client:
+    with ApiClient.for_app(create_app(TEST_SETTINGS), token=API_TOKEN) as client:
         yield client
 
 
 def _purge_broker_queues() -> None:
     """Messages left by an earlier run would only add noise; start from empty queues."""
-    from worker.actors import analyse_responses
-    from worker.broker import broker
+    from worker.main import build_actors
 
-    for queue in (analyse_responses.queue_name,):
-        broker.declare_queue(queue)
-        flush = getattr(broker, "flush", None)
+    actors = build_actors(TEST_SETTINGS, engine())
+    for actor in (actors.analyse_responses, actors.discover_themes):
+        actors.broker.declare_queue(actor.queue_name)
+        flush = getattr(actors.broker, "flush", None)
         if flush is not None:
-            flush(queue)
+            flush(actor.queue_name)
 
 
 def run(awaitable: Awaitable[T]) -> T:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 
-import msgspec
 import pytest
 
-from aftercare.settings import load_settings
 from api.app import create_app
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, settings_with
 from tests.helpers import ApiClient
 
 
@@ -58,9 +56,7 @@ def test_health_and_readiness_answer_without_a_token(api: ApiClient) -> None:
 
 def test_readiness_turns_503_when_housekeeping_rounds_stop_succeeding(db: None) -> None:
     # Rounds run at start-up, then only when woken: after the stale limit nothing has run.
-    settings = msgspec.structs.replace(
-        load_settings(),
-        housekeeping_interval_seconds=3600,
+    settings = settings_with(housekeeping_interval_seconds=3600,
         housekeeping_stale_after_seconds=1.0,
         analysis_batch_wait_ms=0,
     )

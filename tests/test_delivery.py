@@ -8,7 +8,6 @@ import datetime as dt
 import time
 
 import dramatiq
-import msgspec
 import pytest
 
 from aftercare import analysis
@@ -17,16 +16,13 @@ from aftercare.clock import FixedClock
 from aftercare.errors import AlreadyAnswered
 from aftercare.outbox import dispatch_outbox
 from aftercare.responses import SurveyAnswers, get_response, submit_response
-from aftercare.settings import load_settings
 from aftercare.tables import Analysis, FollowUpTask, OutboxMessage, SurveyResponse, TaskEvent
 from aftercare.tasks import FollowUpPolicy
 from api.app import create_app
-from tests.conftest import API_TOKEN, run
+from tests.conftest import API_TOKEN, TEST_SETTINGS, run, settings_with
 from tests.helpers import ApiClient, survey_token
-from worker.actors import analyse_responses
-from worker.broker import broker
 from worker.housekeeping import run_housekeeping_once
-from worker.runtime import default_analyser
+from worker.models import packaged_analyser
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
@@ -54,7 +50,7 @@ def test_the_same_analysis_delivered_twice_at_once_creates_one_task(db: None) ->
             *(
                 analysis.analyse_responses(
                     [response_id],
-                    default_analyser(load_settings()),
+                    packaged_analyser(TEST_SETTINGS),
                     policy=FollowUpPolicy(),
                     clock=clock,
                 )
@@ -77,9 +73,10 @@ def test_redelivering_a_processed_message_through_the_broker_changes_nothing(
     response_id = response.json()["id"]
     first = api.wait_until_analysed(response_id)
 
+    actors = api.http.app.state.actors
     for _ in range(2):
-        analyse_responses.send(response_ids=[response_id])
-    broker.join(analyse_responses.queue_name, timeout=30_000)
+        actors.analyse_responses.send(response_ids=[response_id])
+    actors.broker.join(actors.analyse_responses.queue_name, timeout=30_000)
 
     assert api.get(f"/api/v1/responses/{response_id}").json() == first
     assert len(api.tasks()) == 1
@@ -88,8 +85,7 @@ def test_redelivering_a_processed_message_through_the_broker_changes_nothing(
 
 def test_a_message_lost_with_its_worker_is_resent_by_the_sweep(db: None) -> None:
     clock = FixedClock(dt.datetime.now(dt.UTC))
-    settings = msgspec.structs.replace(
-        load_settings(), embedded_worker="off", analysis_sweep_after_seconds=60
+    settings = settings_with(embedded_worker="off", analysis_sweep_after_seconds=60
     )
     with ApiClient.for_app(create_app(settings, clock=clock), token=API_TOKEN) as api:
         case = api.close_case("LOST-1")
@@ -98,12 +94,13 @@ def test_a_message_lost_with_its_worker_is_resent_by_the_sweep(db: None) -> None
             lambda: run(OutboxMessage.count().where(OutboxMessage.dispatched_at.is_null())) == 0
         )
         # The worker that took the message died with it: the queue is empty, nothing acked.
-        broker.flush(analyse_responses.queue_name)
+        actors = api.http.app.state.actors
+        actors.broker.flush(actors.analyse_responses.queue_name)
         time.sleep(1.0)  # a few housekeeping rounds: nothing is re-sent before the deadline
         assert api.get(f"/api/v1/responses/{response_id}").json()["status"] == "pending"
 
         clock.advance(seconds=61)
-        worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+        worker = dramatiq.Worker(actors.broker, worker_threads=1, worker_timeout=100)
         worker.start()
         try:
             analysed = api.wait_until_analysed(response_id)
@@ -120,8 +117,7 @@ def test_a_message_lost_with_its_worker_is_resent_by_the_sweep(db: None) -> None
 
 def test_an_outage_longer_than_every_attempt_only_delays_the_analysis(db: None) -> None:
     clock = FixedClock(NOW)
-    settings = msgspec.structs.replace(
-        load_settings(), analysis_sweep_after_seconds=60, analysis_max_attempts=2
+    settings = settings_with(analysis_sweep_after_seconds=60, analysis_max_attempts=2
     )
     response_id = run(_answered_case("OUTAGE-1", 9, "Nobody ever called me back.", clock, csat=5))
     sent: list[list[int]] = []
@@ -137,7 +133,7 @@ def test_an_outage_longer_than_every_attempt_only_delays_the_analysis(db: None) 
     assert _status_of(response_id) == "pending"
 
     # The worker is back: the answer is analysed, and its comment alone earns a task.
-    run(analysis.analyse_responses(sent[-1], default_analyser(settings), **_worker_args(clock)))
+    run(analysis.analyse_responses(sent[-1], packaged_analyser(settings), **_worker_args(clock)))
     assert _status_of(response_id) == "analysed"
     task = run(FollowUpTask.select().where(FollowUpTask.response == response_id).first())
     assert task is not None and "negative comment" in task["reasons"]
@@ -149,8 +145,7 @@ class WorkerKilled(BaseException):
 
 def test_a_text_that_kills_its_worker_every_time_is_decided_on_its_scores(db: None) -> None:
     clock = FixedClock(NOW)
-    settings = msgspec.structs.replace(
-        load_settings(), analysis_sweep_after_seconds=60, analysis_max_attempts=2
+    settings = settings_with(analysis_sweep_after_seconds=60, analysis_max_attempts=2
     )
     response_id = run(_answered_case("POISON-1", 4, "a text that kills the worker", clock))
 
@@ -182,7 +177,7 @@ POISONED_TEXT = "This one comment makes the model raise."
 
 def test_a_text_that_makes_the_model_raise_fails_alone_not_its_batch(db: None) -> None:
     clock = FixedClock(NOW)
-    real_model = default_analyser(load_settings())
+    real_model = packaged_analyser(TEST_SETTINGS)
 
     def poisoned_model(texts: list[str], topics: object) -> object:
         if POISONED_TEXT in texts:

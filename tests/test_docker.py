@@ -174,11 +174,12 @@ def test_the_worker_has_no_ports_and_no_web_healthcheck() -> None:
 
 def test_the_healthcheck_asks_a_path_the_app_serves() -> None:
     from api.app import create_app
+    from tests.conftest import TEST_SETTINGS
 
     [healthcheck] = dockerfile_instructions("HEALTHCHECK")
     paths = set(re.findall(r"http://[^/]+(/[\w/-]*)", healthcheck))
     assert paths == {"/health"}
-    assert "/health" in {route.path for route in create_app().routes}
+    assert "/health" in {route.path for route in create_app(TEST_SETTINGS).routes}
 
 
 def test_the_dockerfile_sets_only_real_settings_and_runs_offline() -> None:

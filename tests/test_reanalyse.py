@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from aftercare.tasks import FollowUpPolicy
 from nlp.results import CommentAnalysis, SentenceAnalysis
 from nlp.sentiment import get_model
 from nlp.types import Sentiment
-from tests.conftest import TEST_DIR, run
+from tests.conftest import TEST_DIR, TEST_SETTINGS, cli_environment, run
 from tests.helpers import survey_token
 
 COMMENT = "Rude, useless and the fault is still there. I want to cancel."
@@ -56,7 +55,7 @@ def test_reanalyse_replaces_old_results_and_keeps_the_model_version(db: None) ->
 
     result = subprocess.run(
         [str(Path(sys.executable).parent / "aftercare"), "reanalyse", "--since", "2020-01-01"],
-        env=os.environ.copy(),
+        env=cli_environment(AFTERCARE_DATABASE_URL=TEST_SETTINGS.database_url),
         capture_output=True,
         text=True,
         timeout=300,

@@ -9,14 +9,12 @@ import threading
 import time
 
 import httpx
-import msgspec
 import uvicorn
 
 from aftercare.clock import FixedClock
-from aftercare.settings import load_settings
 from aftercare.tables import Invitation, OutboxMessage, SurveyResponse
 from api.app import create_app
-from tests.conftest import API_TOKEN, run
+from tests.conftest import API_TOKEN, TEST_SETTINGS, run, settings_with
 from tests.helpers import ApiClient, survey_path, survey_token
 
 CLOSED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -24,11 +22,11 @@ CLOSED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
 def test_a_survey_link_takes_answers_until_it_expires_then_shows_a_clear_page(db: None) -> None:
     clock = FixedClock(CLOSED)
-    settings = msgspec.structs.replace(load_settings(), survey_link_days=2)
+    settings = settings_with(survey_link_days=2)
     with ApiClient.for_app(create_app(settings, clock=clock), token=API_TOKEN) as api:
         early, late = api.close_case("LINK-1"), api.close_case("LINK-2")
-        expires = run(Invitation.select(Invitation.expires_at).where(Invitation.id == 1).first())
-        assert expires["expires_at"] == CLOSED + dt.timedelta(days=2)
+        expiries = run(Invitation.select(Invitation.expires_at))
+        assert [row["expires_at"] for row in expiries] == [CLOSED + dt.timedelta(days=2)] * 2
 
         clock.advance(days=2, seconds=-1)
         assert api.answer_survey_form(early["survey_url"], 9, 5, "Fine.").status_code == 200
@@ -53,7 +51,7 @@ def test_a_survey_link_takes_answers_until_it_expires_then_shows_a_clear_page(db
 
 def test_links_last_28_days_by_default(db: None) -> None:
     clock = FixedClock(CLOSED)
-    with ApiClient.for_app(create_app(clock=clock), token=API_TOKEN) as api:
+    with ApiClient.for_app(create_app(TEST_SETTINGS, clock=clock), token=API_TOKEN) as api:
         api.close_case("LINK-3")
     row = run(Invitation.select(Invitation.created_at, Invitation.expires_at).first())
     assert row["expires_at"] - row["created_at"] == dt.timedelta(days=28)
@@ -66,12 +64,12 @@ def test_the_access_log_never_shows_a_survey_token(db: None) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(self.format(record))
 
-    with ApiClient.for_app(create_app(), token=API_TOKEN) as api:
+    with ApiClient.for_app(create_app(TEST_SETTINGS), token=API_TOKEN) as api:
         token = survey_token(api.close_case("LINK-4")["survey_url"])
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="info"))
+    server = uvicorn.Server(uvicorn.Config(create_app(TEST_SETTINGS), log_level="info"))
     access_log = logging.getLogger("uvicorn.access")
     handler = Collect()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)

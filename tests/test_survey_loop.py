@@ -95,13 +95,10 @@ def test_a_glowing_score_with_a_furious_comment_still_gets_a_task(api: ApiClient
 
 
 def test_a_case_without_a_team_owner_goes_to_the_fallback_owner(db: None) -> None:
-    import msgspec
-
-    from aftercare.settings import load_settings
     from api.app import create_app
-    from tests.conftest import API_TOKEN
+    from tests.conftest import API_TOKEN, settings_with
 
-    api_settings = msgspec.structs.replace(load_settings(), fallback_owner_email="lead@example.com")
+    api_settings = settings_with(fallback_owner_email="lead@example.com")
     with ApiClient.for_app(create_app(api_settings), token=API_TOKEN) as api:
         api.create_team("delivery")  # a team without owners
         api.create_owner("lead@example.com")

@@ -8,15 +8,14 @@ from aftercare.analysis import analyse_responses
 from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import FixedClock, system_clock
 from aftercare.responses import SurveyAnswers, submit_response
-from aftercare.settings import load_settings
 from aftercare.tables import DiscoveryRun, OutboxMessage
 from aftercare.tasks import FollowUpPolicy
 from aftercare.themes import run_discovery, schedule_discovery, start_discovery_run
 from nlp.pipeline import find_themes
-from tests.conftest import run
+from tests.conftest import TEST_SETTINGS, run
 from tests.helpers import ApiClient, survey_token
 from tests.nlp.test_discovery import APP_LOGIN_FAILURES, DOUBLE_CHARGES, LATE_DELIVERIES
-from worker.runtime import default_analyser
+from worker.models import packaged_analyser
 
 
 async def _answered(comments: list[str]) -> None:
@@ -35,7 +34,7 @@ async def _answered(comments: list[str]) -> None:
                 clock=system_clock,
             )
         )
-    analyser = default_analyser(load_settings())
+    analyser = packaged_analyser(TEST_SETTINGS)
     await analyse_responses(ids, analyser, policy=FollowUpPolicy(), clock=system_clock)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -12,13 +14,21 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from aftercare.clock import Clock
+from aftercare.db import UNREACHABLE_RETRY_AFTER_SECONDS, is_database_unavailable
 from aftercare.errors import AlreadyAnswered, DomainError, InvalidInput, LinkExpired, NotFound
+from aftercare.fields import has_control_characters
+from aftercare.outbox import OutboxRelay
 from aftercare.responses import SurveyAnswers, submit_response
 from aftercare.settings import Settings
-from aftercare.surveys import InvitationView, find_invitation
-from worker.housekeeping import Housekeeper
+from aftercare.surveys import DEFAULT_SURVEY, InvitationView, find_invitation
+
+log = logging.getLogger(__name__)
 
 MAX_FORM_BODY = 256 * 1024
+ANSWER_FIELDS = ("nps", "csat", "comment")
+# A score is a plain number: "²", "①" or "٣" are digits to str.isdigit, not to a customer.
+SCORE = re.compile(r"[0-9]{1,2}")
+NOT_SAVED = "We could not save your answer just now. Please try again in a minute."
 
 
 class SurveyPageController(Controller):
@@ -43,23 +53,33 @@ class SurveyPageController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         clock: NamedDependency[Clock],
-        housekeeper: NamedDependency[Housekeeper],
+        outbox_relay: NamedDependency[OutboxRelay],
+        request_id: NamedDependency[str],
     ) -> Template | Redirect:
-        invitation = await find_invitation(token)
-        invitation.check_open(clock())
         form = await request.form()
-        values = {key: str(form.get(key, "")) for key in ("nps", "csat", "comment")}
-        answers, errors = parse_answers(values, settings.comment_max_chars)
-        if answers is None:
-            return _survey_form(invitation, settings, values=values, errors=errors, status=400)
+        values = {key: str(form.get(key, "")) for key in ANSWER_FIELDS}
+        invitation: InvitationView | None = None
         try:
+            invitation = await find_invitation(token)
+            invitation.check_open(clock())
+            answers, errors = parse_answers(values, settings.comment_max_chars)
+            if answers is None:
+                return _survey_form(invitation, settings, values=values, errors=errors, status=400)
             await submit_response(
                 token, answers, comment_max_chars=settings.comment_max_chars, clock=clock
             )
         except InvalidInput as error:
             errors = {error.field: error.detail}
             return _survey_form(invitation, settings, values=values, errors=errors, status=400)
-        housekeeper.wake()
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            # The customer keeps their answers and sends them again; we keep the traceback.
+            log.warning("survey answers not saved [request_id=%s]", request_id, exc_info=error)
+            return _survey_form(
+                invitation, settings, values=values, errors={}, not_saved=True, status=503
+            )
+        outbox_relay.wake()
         # Post/redirect/get: reloading the thank-you page must not submit again.
         return Redirect(f"/s/{token}/thanks", status_code=HTTP_303_SEE_OTHER)
 
@@ -88,7 +108,12 @@ def parse_answers(
     if csat is None:
         errors["csat"] = "Choose how satisfied you are, from 1 to 5."
     comment = values["comment"].strip()
-    if len(comment) > comment_max_chars:
+    if has_control_characters(comment):
+        errors["comment"] = (
+            "Your answer contains invisible control characters we cannot store. "
+            "Please remove them and try again."
+        )
+    elif len(comment) > comment_max_chars:
         errors["comment"] = (
             f"Please keep your answer under {comment_max_chars} characters (it has {len(comment)})."
         )
@@ -98,30 +123,36 @@ def parse_answers(
 
 
 def _choice(raw: str, low: int, high: int) -> int | None:
-    if not raw.strip().isdigit():
+    if not SCORE.fullmatch(raw.strip()):
         return None
     value = int(raw)
     return value if low <= value <= high else None
 
 
 def _survey_form(
-    invitation: InvitationView,
+    invitation: InvitationView | None,
     settings: NamedDependency[Settings],
     *,
     values: dict[str, str],
     errors: dict[str, str],
+    not_saved: bool = False,
     status: int = 200,
 ) -> Template:
+    """The form; without the invitation (the database is unavailable), the default survey's."""
+    survey = invitation.survey if invitation else DEFAULT_SURVEY
     return Template(
         "survey.html",
         context={
             "invitation": invitation,
-            "questions": {question.key: question for question in invitation.survey.questions},
+            "survey": survey,
+            "questions": {question.key: question for question in survey.questions},
             "values": values,
             "errors": errors,
+            "not_saved": NOT_SAVED if not_saved else "",
             "comment_max_chars": settings.comment_max_chars,
         },
         status_code=status,
+        headers={"Retry-After": str(UNREACHABLE_RETRY_AFTER_SECONDS)} if not_saved else None,
     )
 
 
@@ -139,6 +170,18 @@ def error_page(request: Request[Any, Any, Any], error: Exception) -> Response[An
         status, title, detail = error.status_code, "Something went wrong", str(error.detail)
         if status == 413:
             detail = "Your answer is too long to send. Please shorten it and try again."
+        elif status == 503:
+            title, detail = "Please try again soon", "We cannot reach our records just now."
+        elif status >= 500:
+            detail = "Something went wrong on our side. We have been told about it."
     else:
         raise error
-    return Template("error.html", context={"title": title, "detail": detail}, status_code=status)
+    # A 5xx names its request id (see api.problems), for anyone who reports it.
+    extra = getattr(error, "extra", None)
+    reference = extra.get("request_id", "") if isinstance(extra, dict) else ""
+    return Template(
+        "error.html",
+        context={"title": title, "detail": detail, "reference": reference},
+        status_code=status,
+        headers=error.headers if isinstance(error, HTTPException) else None,
+    )

