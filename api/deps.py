@@ -12,10 +12,6 @@ from typing import Any, Protocol, runtime_checkable
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from aftercare.clock import Clock
-from aftercare.outbox import OutboxRelay
-from aftercare.settings import Settings
-
 
 @runtime_checkable  # Litestar checks an injected dependency against its annotation
 class HousekeepingRounds(Protocol):
@@ -31,35 +27,21 @@ class HousekeepingRounds(Protocol):
 BrokerCheck = Callable[[], bool]
 
 
-def provide_settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
+def _from_state(key: str) -> Provide:
+    """A dependency that hands over what the composition root put in the app's state."""
+
+    def provide(state: State) -> Any:
+        return state[key]
+
+    return Provide(provide, sync_to_thread=False)
 
 
-def provide_clock(state: State) -> Clock:
-    clock: Clock = state.clock
-    return clock
-
-
-def provide_outbox_relay(state: State) -> OutboxRelay:
-    relay: OutboxRelay = state.housekeeper
-    return relay
-
-
-def provide_housekeeping(state: State) -> HousekeepingRounds:
-    rounds: HousekeepingRounds = state.housekeeper
-    return rounds
-
-
-def provide_broker_check(state: State) -> BrokerCheck:
-    check: BrokerCheck = state.broker_check
-    return check
-
-
+# Each name is what controllers ask for: Settings, Clock, OutboxRelay, HousekeepingRounds,
+# BrokerCheck.
 DEPENDENCIES: dict[str, Any] = {
-    "settings": Provide(provide_settings, sync_to_thread=False),
-    "clock": Provide(provide_clock, sync_to_thread=False),
-    "outbox_relay": Provide(provide_outbox_relay, sync_to_thread=False),
-    "housekeeping": Provide(provide_housekeeping, sync_to_thread=False),
-    "broker_check": Provide(provide_broker_check, sync_to_thread=False),
+    "settings": _from_state("settings"),
+    "clock": _from_state("clock"),
+    "outbox_relay": _from_state("housekeeper"),
+    "housekeeping": _from_state("housekeeper"),
+    "broker_check": _from_state("broker_check"),
 }
