@@ -30,6 +30,7 @@ from api.cases import CaseController
 from api.deps import DEPENDENCIES
 from api.directory import OwnerController, TeamController
 from api.health import health, ready
+from api.openapi import allow_every_method, complete_openapi
 from api.params import refuse_control_characters
 from api.problems import domain_problem, invalid_parameters_response, unexpected_error_handlers
 from api.request_id import add_request_id_header, provide_request_id
@@ -99,14 +100,14 @@ def create_app(
     # Raw database errors have no handler of their own: the 5xx handlers map them (409, 503).
     problem_map: dict[type[Exception], Any] = {DomainError: domain_problem}
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, pages, static, health, ready],
         dependencies={
             **DEPENDENCIES,
             "request_id": Provide(provide_request_id, sync_to_thread=False),
         },
         guards=[refuse_control_characters],
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, allow_every_method],
         exception_handlers={
             ValidationException: invalid_parameters_response,
             **unexpected_error_handlers(),
@@ -138,6 +139,8 @@ def create_app(
         ),
         lifespan=[_background_work],
     )
+    complete_openapi(app)
+    return app
 
 
 @contextlib.asynccontextmanager

@@ -6,11 +6,13 @@ import datetime as dt
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from aftercare.cases import CaseInvitation, CaseView, ClosedCase, get_case, record_closed_case
 from aftercare.clock import Clock
 from aftercare.settings import Settings
+from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
 
@@ -28,6 +30,7 @@ class CaseController(Controller):
         "again returns the existing invitation (200), never a second one.",
         request_max_body_size=MAX_CASE_BODY,
         status_code=201,
+        responses={200: ResponseSpec(CaseInvitation, description="The case was reported before")},
         dto=StrictBody[ClosedCase],
         return_dto=None,
     )
@@ -45,6 +48,10 @@ class CaseController(Controller):
         )
         return Response(invitation, status_code=201 if created else 200)
 
-    @get("/{case_id:int}", summary="A case with its survey link and response id")
+    @get(
+        "/{case_id:int}",
+        summary="A case with its survey link and response id",
+        responses=problems({404: "No case with this id"}),
+    )
     async def read(self, case_id: Id, settings: NamedDependency[Settings]) -> CaseView:
         return await get_case(case_id, public_url=settings.public_url)

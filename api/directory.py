@@ -9,10 +9,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from aftercare import directory
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
+from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
 
 MAX_DIRECTORY_BODY = 16 * 1024
+NO_OWNER = "No owner with this id"
+UNKNOWN_TEAM = "`team` names no team: create it first"
 
 
 class TeamController(Controller):
@@ -27,13 +30,14 @@ class TeamController(Controller):
         "/",
         summary="Create a team",
         request_max_body_size=MAX_DIRECTORY_BODY,
+        responses=problems({409: "A team with this slug exists"}),
         dto=StrictBody[NewTeam],
         return_dto=None,
     )
     async def create(self, data: JSONBody[NewTeam], clock: NamedDependency[Clock]) -> TeamView:
         return await directory.create_team(data, now=clock())
 
-    @get("/{slug:str}", summary="One team")
+    @get("/{slug:str}", summary="One team", responses=problems({404: "No team with this slug"}))
     async def read(self, slug: FromPath[str]) -> TeamView:
         return await directory.get_team(slug)
 
@@ -50,13 +54,14 @@ class OwnerController(Controller):
         "/",
         summary="Create an owner",
         request_max_body_size=MAX_DIRECTORY_BODY,
+        responses=problems({409: "An owner with this email exists", 422: UNKNOWN_TEAM}),
         dto=StrictBody[NewOwner],
         return_dto=None,
     )
     async def create(self, data: JSONBody[NewOwner], clock: NamedDependency[Clock]) -> OwnerView:
         return await directory.create_owner(data, now=clock())
 
-    @get("/{owner_id:int}", summary="One owner")
+    @get("/{owner_id:int}", summary="One owner", responses=problems({404: NO_OWNER}))
     async def read(self, owner_id: Id) -> OwnerView:
         return await directory.get_owner(owner_id)
 
@@ -64,6 +69,7 @@ class OwnerController(Controller):
         "/{owner_id:int}",
         summary="Change an owner's name, team or active flag",
         request_max_body_size=MAX_DIRECTORY_BODY,
+        responses=problems({404: NO_OWNER, 422: UNKNOWN_TEAM}),
         dto=StrictBody[OwnerChanges],
         return_dto=None,
     )

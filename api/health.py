@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 
 from aftercare.db import database_is_reachable
 from api.deps import BrokerCheck, HousekeepingRounds
@@ -30,6 +31,7 @@ async def health() -> Health:
     "/ready",
     summary="Readiness: database and broker reachable, housekeeping rounds succeeding",
     tags=["health"],
+    responses={503: ResponseSpec(Health, description="Something is unreachable or stale")},
 )
 async def ready(
     housekeeping: NamedDependency[HousekeepingRounds],

@@ -40,9 +40,29 @@ _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (LinkExpired, 410),
-    (InvalidInput, 400),
+    # Well-formed input that names something missing or breaks a configured limit.
+    (InvalidInput, 422),
     (DomainError, 400),
 ]
+
+
+class FieldProblem(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    message: str
+    # "path" or "query" for a parameter; absent for a body field.
+    source: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class ProblemDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """The body of every error answer (RFC 9457), as the OpenAPI document shows it."""
+
+    status: int
+    title: str
+    detail: str
+    type: str | msgspec.UnsetType = msgspec.UNSET
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
+    # On a 5xx: the id the server log has the traceback under.
+    request_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 def domain_problem(error: DomainError) -> ProblemDetailsException:
@@ -157,13 +177,22 @@ def bad_body(detail: str, errors: list[dict[str, str]] | None = None) -> Problem
     )
 
 
+def _number(literal: str) -> int | float:
+    value = float(literal)
+    return int(value) if value.is_integer() else value
+
+
+# To JSON Schema, and so to the OpenAPI document, 1.0 is the integer 1: an int field takes it.
+_JSON = msgspec.json.Decoder(float_hook=_number)
+
+
 def decode_body(body: bytes, target: type[T]) -> T:
-    """Decode a JSON body strictly: "7" is not 7, unknown fields are errors.
+    """Decode a JSON body strictly: "7" and 7.5 are not integers, unknown fields are errors.
 
     Litestar's own decoding is lax about types; surveys and webhooks deserve exact answers.
     """
     try:
-        return msgspec.json.decode(body, type=target, strict=True)
+        return msgspec.convert(_JSON.decode(body), type=target, strict=True)
     except msgspec.ValidationError as error:
         raise _invalid_field(str(error)) from error
     except msgspec.DecodeError as error:
@@ -175,7 +204,8 @@ def decode_body(body: bytes, target: type[T]) -> T:
 
 
 class StrictBody(MsgspecDTO[StructT], Generic[StructT]):
-    """A request body decoded with `decode_body`, and documented in OpenAPI from its Struct."""
+    """A request body decoded with `decode_body`, and documented in OpenAPI from its Struct
+    (api/openapi.py swaps in msgspec's own JSON Schema of it)."""
 
     def decode_bytes(self, value: bytes) -> StructT:
         return decode_body(value, self.model_type)

@@ -17,6 +17,7 @@ from aftercare.responses import (
     submit_response,
 )
 from aftercare.settings import Settings
+from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
 
@@ -39,6 +40,14 @@ class ResponseController(Controller):
         summary="Submit survey answers",
         description="JSON `{token, nps, csat, comment}`. 201 once; 409 if the link was used.",
         request_max_body_size=MAX_RESPONSE_BODY,
+        responses=problems(
+            {
+                404: "The token names no survey link",
+                409: "The survey was already answered",
+                410: "The survey link has expired",
+                422: "The comment is over AFTERCARE_COMMENT_MAX_CHARS once trimmed",
+            }
+        ),
         status_code=201,
         dto=StrictBody[ResponseSubmission],
         return_dto=None,
@@ -60,6 +69,10 @@ class ResponseController(Controller):
         outbox_relay.wake()
         return ResponseCreated(id=response_id, status="pending")
 
-    @get("/{response_id:int}", summary="A response with its analysis once done")
+    @get(
+        "/{response_id:int}",
+        summary="A response with its analysis once done",
+        responses=problems({404: "No response with this id"}),
+    )
     async def read(self, response_id: Id) -> ResponseView:
         return await get_response(response_id)

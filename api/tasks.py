@@ -10,6 +10,7 @@ from litestar.params import FromQuery, Parameter
 
 from aftercare.clock import Clock
 from aftercare.tasks import TaskStatus, TaskView, get_task, list_tasks
+from api.openapi import problems
 from api.params import Id, Offset
 
 
@@ -30,6 +31,10 @@ class TaskController(Controller):
             now=clock(), owner_email=owner, status=status, limit=limit, offset=offset
         )
 
-    @get("/{task_id:int}", summary="One follow-up task")
+    @get(
+        "/{task_id:int}",
+        summary="One follow-up task",
+        responses=problems({404: "No follow-up task with this id"}),
+    )
     async def read(self, task_id: Id, clock: NamedDependency[Clock]) -> TaskView:
         return await get_task(task_id, now=clock())

@@ -10,6 +10,7 @@ from aftercare import themes
 from aftercare.clock import Clock
 from aftercare.themes import PromoteTheme, ThemeView
 from aftercare.topics import TopicView
+from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
 
@@ -26,6 +27,9 @@ class ThemeController(Controller):
         "/{theme_id:int}/promote",
         summary="Make a discovered theme a topic of the taxonomy",
         request_max_body_size=16 * 1024,
+        responses=problems(
+            {404: "No theme with this id", 409: "The theme or a topic with this key exists"}
+        ),
         dto=StrictBody[PromoteTheme],
         return_dto=None,
     )

@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from aftercare import topics
 from aftercare.clock import Clock
 from aftercare.topics import NewTopic, TopicChanges, TopicView
+from api.openapi import problems
 from api.problems import StrictBody
 
 MAX_TOPIC_BODY = 64 * 1024
@@ -26,13 +27,14 @@ class TopicController(Controller):
         "/",
         summary="Add a topic",
         request_max_body_size=MAX_TOPIC_BODY,
+        responses=problems({409: "A topic with this key exists"}),
         dto=StrictBody[NewTopic],
         return_dto=None,
     )
     async def create(self, data: JSONBody[NewTopic], clock: NamedDependency[Clock]) -> TopicView:
         return await topics.create_topic(data, now=clock())
 
-    @get("/{key:str}", summary="One topic")
+    @get("/{key:str}", summary="One topic", responses=problems({404: "No topic with this key"}))
     async def read(self, key: FromPath[str]) -> TopicView:
         return await topics.get_topic(key)
 
@@ -40,6 +42,7 @@ class TopicController(Controller):
         "/{key:str}",
         summary="Change a topic's name, description, examples, or switch it off",
         request_max_body_size=MAX_TOPIC_BODY,
+        responses=problems({404: "No topic with this key"}),
         dto=StrictBody[TopicChanges],
         return_dto=None,
     )

@@ -1,16 +1,46 @@
-"""Test helpers: an API client that speaks the product's language."""
+"""Test helpers: an API client that speaks the product's language, and a live server."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 
 SETTLE_TIMEOUT_SECONDS = 60.0
+SERVER_START_SECONDS = 30.0
+
+
+@contextmanager
+def serve(app: Litestar) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free port, in a thread; yield its base URL."""
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on TCP sockets it recognises, and
+    # without it each keep-alive response waits ~40 ms for a delayed ACK.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # Handing uvicorn the bound socket leaves no window for another process to take the port.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            listener.close()
+            raise RuntimeError("the app did not start under uvicorn")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_SECONDS)
+        listener.close()
 
 
 class ApiClient:

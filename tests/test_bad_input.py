@@ -114,16 +114,17 @@ def survey_url(api: ApiClient) -> str:
 
 
 @pytest.mark.parametrize(
-    ("change", "mentions"),
+    ("change", "status", "mentions"),
     [
-        ({"nps": 11}, "<= 10"),
-        ({"nps": -1}, ">= 0"),
-        ({"csat": 0}, ">= 1"),
-        ({"nps": "7"}, "expected `int`, got `str`"),
-        ({"nps": 7.5}, "expected `int`"),
-        ({"csat": None}, "csat"),
-        ({"mood": "fine"}, "unknown field `mood`"),
-        ({"comment": "x" * 100_000}, "at most 5000 characters"),
+        ({"nps": 11}, 400, "<= 10"),
+        ({"nps": -1}, 400, ">= 0"),
+        ({"csat": 0}, 400, ">= 1"),
+        ({"nps": "7"}, 400, "expected `int`, got `str`"),
+        ({"nps": 7.5}, 400, "expected `int`"),
+        ({"csat": None}, 400, "csat"),
+        ({"mood": "fine"}, 400, "unknown field `mood`"),
+        # Well-formed, but over AFTERCARE_COMMENT_MAX_CHARS: unprocessable rather than malformed.
+        ({"comment": "x" * 100_000}, 422, "at most 5000 characters"),
     ],
     ids=[
         "nps-11",
@@ -137,13 +138,21 @@ def survey_url(api: ApiClient) -> str:
     ],
 )
 def test_invalid_answers_are_refused_and_the_link_stays_usable(
-    api: ApiClient, survey_url: str, change: dict[str, Any], mentions: str
+    api: ApiClient, survey_url: str, change: dict[str, Any], status: int, mentions: str
 ) -> None:
     before = _stored_rows()
     body = {"token": survey_token(survey_url), "nps": 3, "csat": 2, "comment": "meh", **change}
-    _assert_problem(api.post("/api/v1/responses", json=body), 400, mentions)
+    _assert_problem(api.post("/api/v1/responses", json=body), status, mentions)
     assert _stored_rows() == before
     assert api.submit_json(survey_url, nps=3, csat=2).status_code == 201
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(
+    api: ApiClient, survey_url: str
+) -> None:
+    # JSON Schema, and so the OpenAPI document, counts 3.0 as the integer 3.
+    body = {"token": survey_token(survey_url), "nps": 3.0, "csat": 2e0}
+    assert api.post("/api/v1/responses", json=body).status_code == 201
 
 
 def test_a_body_over_the_size_limit_gets_413(api: ApiClient, survey_url: str) -> None:

@@ -33,14 +33,17 @@ def test_teams_and_owners_are_managed_over_the_api(api: ApiClient) -> None:
 
 def test_duplicates_and_unknown_references_are_refused(api: ApiClient) -> None:
     api.create_team("billing")
-    api.create_owner("ann@example.com", team="billing")
+    ann = api.create_owner("ann@example.com", team="billing")
     assert api.post("/api/v1/teams", json={"slug": "billing", "name": "Again"}).status_code == 409
     again = api.post("/api/v1/owners", json={"email": "ANN@example.com", "name": "Ann"})
     assert again.status_code == 409
     unknown = api.post(
         "/api/v1/owners", json={"email": "x@example.com", "name": "X", "team": "nope"}
     )
-    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+    # Well-formed but naming no team: 422, where a malformed slug is a 400.
+    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"]
+    moved = api.patch(f"/api/v1/owners/{ann['id']}", json={"team": "nope"})
+    assert moved.status_code == 422 and moved.json()["errors"][0]["field"] == "team"
     assert api.post("/api/v1/teams", json={"slug": "Bad Slug!", "name": "x"}).status_code == 400
     assert api.get("/api/v1/teams/nope").status_code == 404
     assert api.get("/api/v1/owners/999").status_code == 404

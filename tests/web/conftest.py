@@ -5,9 +5,6 @@ Playwright cannot download browsers here, so it drives Debian's chromium.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +12,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import API_TOKEN, TEST_SETTINGS
+from tests.helpers import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,7 +33,6 @@ PHONE: dict[str, Any] = {
     "has_touch": True,
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-SERVER_START_SECONDS = 30.0
 PAGE_TIMEOUT_MS = 15_000
 
 
@@ -53,26 +49,8 @@ def live_server(db: None) -> Iterator[str]:
     """The whole app (pages, API, embedded worker) served by uvicorn; yields its base URL."""
     from api.app import create_app
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    host, port = listener.getsockname()
-    config = uvicorn.Config(create_app(TEST_SETTINGS), host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    # Handing uvicorn the bound socket leaves no window for another process to take the port.
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            listener.close()
-            raise RuntimeError("the app did not start under uvicorn")
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=SERVER_START_SECONDS)
-        listener.close()
+    with serve(create_app(TEST_SETTINGS)) as url:
+        yield url
 
 
 @pytest.fixture
