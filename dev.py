@@ -35,6 +35,7 @@ RABBITMQ_URL = os.environ.get(
 REDIS_URL = os.environ.get("AFTERCARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The second pass repeats what touches storage and queues; models and pages don't change.
 SECOND_PASS_SKIPS = ["--ignore=tests/nlp", "--ignore=tests/web", "--ignore=tests/test_docker.py"]
+SECOND_PASS_SKIPS.append("--ignore=tests/faults")  # starts its own servers: once is enough
 
 
 def main() -> int:
