@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -62,6 +62,28 @@ class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
     # Why the analysis failed, when status is "failed" (the scores alone then decided).
     analysis_error: str | None = None
     follow_up_task_id: int | None = None
+
+
+class CommentReading(msgspec.Struct, frozen=True, kw_only=True):
+    """What the analysis read in a comment: its language, each topic's sentiment, sentences."""
+
+    language: str | None
+    # Set when the model cannot judge the comment's language (the scores alone decided).
+    sentiment_note: str | None
+    aspects: dict[str, str]
+    sentences: list[SentenceView]
+
+
+def comment_reading(analysis: dict[str, Any]) -> CommentReading:
+    """Read a stored Analysis row's language and details."""
+    details = msgspec.json.decode(analysis["details"])
+    unsupported = details.get("language_supported") is False
+    return CommentReading(
+        language=analysis["language"] or None,
+        sentiment_note="unsupported language" if unsupported else None,
+        aspects=details.get("aspects", {}),
+        sentences=msgspec.convert(details.get("sentences", []), list[SentenceView]),
+    )
 
 
 def clean_comment(comment: str, max_chars: int) -> str:
@@ -165,14 +187,13 @@ async def get_response(response_id: int) -> ResponseView:
     )
     if analysis is None:
         return view
-    details = msgspec.json.decode(analysis["details"])
-    unsupported = details.get("language_supported") is False
+    reading = comment_reading(analysis)
     return msgspec.structs.replace(
         view,
-        language=analysis["language"] or None,
-        sentiment_note="unsupported language" if unsupported else None,
-        aspects=details.get("aspects", {}),
-        sentences=msgspec.convert(details.get("sentences", []), list[SentenceView]),
+        language=reading.language,
+        sentiment_note=reading.sentiment_note,
+        aspects=reading.aspects,
+        sentences=reading.sentences,
         sentiment_label=analysis["sentiment_label"],
         sentiment_score=analysis["sentiment_score"],
         model_version=analysis["model_version"] or None,

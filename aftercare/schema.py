@@ -9,6 +9,7 @@ import datetime as dt
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
 
+from aftercare.root_causes import ensure_default_root_causes
 from aftercare.surveys import ensure_default_survey
 from aftercare.topics import ensure_default_topics
 
@@ -22,7 +23,9 @@ async def migrate() -> None:
 
 
 async def seed_defaults() -> None:
-    """The default survey and topic taxonomy; rows that exist (perhaps edited) stay."""
+    """The default survey, topic taxonomy and root causes; rows that exist (perhaps edited)
+    stay."""
     now = dt.datetime.now(dt.UTC)
     await ensure_default_survey(now)
     await ensure_default_topics(now=now)
+    await ensure_default_root_causes(now=now)

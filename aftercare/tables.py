@@ -127,12 +127,19 @@ class FollowUpTask(Table):
     team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
     owner = ForeignKey(Owner, null=True, on_delete=OnDelete.set_null, index=True)
     status = Varchar(length=32, default="open", index=True)
+    # P1 | P2 | P3 (tasks.TaskPriority); rows from before priorities were migrated to P2. The
+    # column's default stays "normal" because SQLite cannot alter it: inserts always set it.
     priority = Varchar(length=16, default="normal")
     reasons = JSON()
     due_at = Timestamptz()
     created_at = Timestamptz()
     updated_at = Timestamptz()
     resolved_at = Timestamptz(null=True, default=None)
+    # A key of RootCause, required to resolve; the note says what was done (or, when the task
+    # is not resolvable, what the customer was told).
+    root_cause = Varchar(length=64, default="")
+    resolution_note = Text(default="")
+    first_contacted_at = Timestamptz(null=True, default=None)
 
 
 class TaskEvent(Table):
@@ -144,6 +151,17 @@ class TaskEvent(Table):
     actor = Varchar(length=320)
     data = JSON()
     at = Timestamptz()
+
+
+class RootCause(Table):
+    """Why a complaint happened: the configurable list a resolved task must name one of."""
+
+    id: Serial
+    key = Varchar(length=64, unique=True)
+    name = Varchar(length=200)
+    active = Boolean(default=True)
+    position = Integer(default=0)
+    created_at = Timestamptz()
 
 
 class OutboxMessage(Table):
@@ -222,6 +240,7 @@ ALL_TABLES: list[type[Table]] = [
     Analysis,
     FollowUpTask,
     TaskEvent,
+    RootCause,
     OutboxMessage,
     Topic,
     CommentSentence,

@@ -8,11 +8,16 @@ from typing import Any, Literal
 import msgspec
 
 from aftercare.errors import NotFound
+from aftercare.responses import CommentReading, comment_reading
 from aftercare.routing import OPEN_STATUSES, choose_assignee
 from aftercare.settings import Settings
 from aftercare.tables import Analysis, FollowUpTask, SupportCase, TaskEvent
 
 TaskStatus = Literal["open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"]
+TaskPriority = Literal["P1", "P2", "P3"]
+# A new task's priority until routing rules give one: "contact every detractor within 24 hours".
+DEFAULT_PRIORITY: TaskPriority = "P2"
+TaskSort = Literal["due", "-created"]
 
 
 class FollowUpPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,9 +72,12 @@ class AnswersRef(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AnalysisRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The analysis the task came from, whole: the owner needs no second call."""
+
     sentiment_label: str | None
     sentiment_score: float | None
     model_version: str | None
+    reading: CommentReading
 
 
 class TaskView(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,12 +88,37 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     due_at: dt.datetime
     overdue: bool
     created_at: dt.datetime
+    updated_at: dt.datetime
+    resolved_at: dt.datetime | None
+    first_contacted_at: dt.datetime | None
+    # Set when resolved (a RootCause key) and, with the note, when not resolvable.
+    root_cause: str | None
+    resolution_note: str
     owner: PersonRef | None
     team: TeamRef | None
     customer: CustomerRef
     case: CaseRef
     answers: AnswersRef
     analysis: AnalysisRef | None
+
+
+class TaskPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[TaskView]
+    total: int
+    limit: int
+    offset: int
+
+
+class TaskFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """Which tasks a list shows; each field left empty matches every task."""
+
+    owner_email: str | None = None
+    team: str | None = None
+    statuses: tuple[TaskStatus, ...] = ()
+    overdue: bool | None = None
+    priority: TaskPriority | None = None
+    created_since: dt.datetime | None = None
+    sort: TaskSort = "due"
 
 
 async def open_follow_up_task(
@@ -106,6 +139,7 @@ async def open_follow_up_task(
                 team=assignment.team_id,
                 owner=assignment.owner_id,
                 status="open",
+                priority=DEFAULT_PRIORITY,
                 reasons=msgspec.json.encode(reasons).decode(),
                 due_at=now + dt.timedelta(hours=policy.sla_hours),
                 created_at=now,
@@ -139,6 +173,11 @@ _TASK_COLUMNS = (
     FollowUpTask.reasons,
     FollowUpTask.due_at,
     FollowUpTask.created_at,
+    FollowUpTask.updated_at,
+    FollowUpTask.resolved_at,
+    FollowUpTask.first_contacted_at,
+    FollowUpTask.root_cause,
+    FollowUpTask.resolution_note,
     FollowUpTask.owner.id.as_alias("owner_id"),
     FollowUpTask.owner.email.as_alias("owner_email"),
     FollowUpTask.owner.name.as_alias("owner_name"),
@@ -163,26 +202,46 @@ _TASK_COLUMNS = (
 
 
 async def list_tasks(
-    *,
-    now: dt.datetime,
-    owner_email: str | None = None,
-    status: TaskStatus | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[TaskView]:
-    """Tasks with their customer, case, answers and analysis, soonest deadline first."""
+    filters: TaskFilters, *, now: dt.datetime, limit: int = 100, offset: int = 0
+) -> TaskPage:
+    """A page of tasks with their customer, case, answers and analysis, and how many match."""
+    conditions = _conditions(filters, now)
     query = FollowUpTask.select(*_TASK_COLUMNS)
-    if owner_email is not None:
-        query = query.where(FollowUpTask.owner.email == owner_email.lower())
-    if status is not None:
-        query = query.where(FollowUpTask.status == status)
-    rows = (
-        await query.order_by(FollowUpTask.due_at)
-        .order_by(FollowUpTask.id)
-        .limit(limit)
-        .offset(offset)
+    count = FollowUpTask.count()
+    if conditions:
+        query, count = query.where(*conditions), count.where(*conditions)
+    if filters.sort == "due":
+        query = query.order_by(FollowUpTask.due_at).order_by(FollowUpTask.id)
+    else:
+        query = query.order_by(FollowUpTask.created_at, ascending=False).order_by(
+            FollowUpTask.id, ascending=False
+        )
+    rows = await query.limit(limit).offset(offset)
+    return TaskPage(
+        items=await _task_views(rows, now), total=await count, limit=limit, offset=offset
     )
-    return await _task_views(rows, now)
+
+
+def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.owner_email is not None:
+        conditions.append(FollowUpTask.owner.email == filters.owner_email.lower())
+    if filters.team is not None:
+        conditions.append(FollowUpTask.team.slug == filters.team)
+    if filters.statuses:
+        conditions.append(FollowUpTask.status.is_in(list(filters.statuses)))
+    if filters.priority is not None:
+        conditions.append(FollowUpTask.priority == filters.priority)
+    if filters.created_since is not None:
+        conditions.append(FollowUpTask.created_at >= filters.created_since)
+    if filters.overdue is True:
+        conditions.append(FollowUpTask.status.is_in(OPEN_STATUSES))
+        conditions.append(FollowUpTask.due_at < now)
+    elif filters.overdue is False:
+        conditions.append(
+            FollowUpTask.status.not_in(OPEN_STATUSES) | (FollowUpTask.due_at >= now)
+        )
+    return conditions
 
 
 async def get_task(task_id: int, *, now: dt.datetime) -> TaskView:
@@ -200,6 +259,8 @@ async def _task_views(rows: list[dict[str, Any]], now: dt.datetime) -> list[Task
         Analysis.sentiment_label,
         Analysis.sentiment_score,
         Analysis.model_version,
+        Analysis.language,
+        Analysis.details,
     ).where(Analysis.response.is_in([row["response_id"] for row in rows]))
     by_response = {row["response"]: row for row in analyses}
     return [_task_view(row, by_response.get(row["response_id"]), now) for row in rows]
@@ -214,6 +275,11 @@ def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.dat
         due_at=row["due_at"],
         overdue=row["status"] in OPEN_STATUSES and row["due_at"] < now,
         created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        resolved_at=row["resolved_at"],
+        first_contacted_at=row["first_contacted_at"],
+        root_cause=row["root_cause"] or None,
+        resolution_note=row["resolution_note"],
         owner=PersonRef(id=row["owner_id"], email=row["owner_email"], name=row["owner_name"])
         if row["owner_id"] is not None
         else None,
@@ -242,6 +308,7 @@ def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.dat
             sentiment_label=analysis["sentiment_label"],
             sentiment_score=analysis["sentiment_score"],
             model_version=analysis["model_version"] or None,
+            reading=comment_reading(analysis),
         )
         if analysis
         else None,

@@ -31,10 +31,11 @@ from api.deps import DEPENDENCIES
 from api.directory import OwnerController, TeamController
 from api.health import health, ready
 from api.openapi import allow_every_method, complete_openapi
-from api.params import refuse_control_characters
+from api.params import refuse_control_characters, refuse_unknown_query_parameters
 from api.problems import domain_problem, invalid_parameters_response, unexpected_error_handlers
 from api.request_id import add_request_id_header, provide_request_id
 from api.responses import ResponseController
+from api.root_causes import RootCauseController
 from api.tasks import TaskController
 from api.themes import ThemeController
 from api.topics import TopicController
@@ -81,8 +82,9 @@ def create_app(
             OwnerController,
             TopicController,
             ThemeController,
+            RootCauseController,
         ],
-        guards=[require_api_token],
+        guards=[require_api_token, refuse_unknown_query_parameters],
     )
     pages = Router(
         path="/",

@@ -9,6 +9,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 from aftercare.settings import Settings
+from aftercare.task_changes import Actor
 
 
 def require_api_token(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
@@ -23,3 +24,12 @@ def require_api_token(connection: ASGIConnection, handler: BaseRouteHandler) -> 
         raise NotAuthorizedException(
             "Invalid bearer token.", headers={"WWW-Authenticate": "Bearer"}
         )
+
+
+# Until accounts arrive, every change is made with the bootstrap admin token.
+BOOTSTRAP_ACTOR = Actor(label="admin token")
+
+
+def provide_actor() -> Actor:
+    """Who is calling, as the events their changes write will name them."""
+    return BOOTSTRAP_ACTOR

@@ -12,6 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from api.auth import provide_actor
+
 
 @runtime_checkable  # Litestar checks an injected dependency against its annotation
 class HousekeepingRounds(Protocol):
@@ -37,11 +39,12 @@ def _from_state(key: str) -> Provide:
 
 
 # Each name is what controllers ask for: Settings, Clock, OutboxRelay, HousekeepingRounds,
-# BrokerCheck.
+# BrokerCheck, and the Actor their changes are recorded under.
 DEPENDENCIES: dict[str, Any] = {
     "settings": _from_state("settings"),
     "clock": _from_state("clock"),
     "outbox_relay": _from_state("housekeeper"),
     "housekeeping": _from_state("housekeeper"),
     "broker_check": _from_state("broker_check"),
+    "actor": Provide(provide_actor, sync_to_thread=False),
 }

@@ -1,40 +1,152 @@
-"""Follow-up tasks for owners' inboxes."""
+"""Follow-up tasks: the owners' inbox over JSON, and everything an owner does to a task."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from aftercare.clock import Clock
-from aftercare.tasks import TaskStatus, TaskView, get_task, list_tasks
+from aftercare.task_changes import (
+    Actor,
+    NewContact,
+    NewNote,
+    TaskChanges,
+    TaskEventView,
+    add_note,
+    change_task,
+    list_task_events,
+    record_contact,
+)
+from aftercare.tasks import (
+    TaskFilters,
+    TaskPage,
+    TaskPriority,
+    TaskSort,
+    TaskStatus,
+    TaskView,
+    get_task,
+    list_tasks,
+)
 from api.openapi import problems
-from api.params import Id, Offset
+from api.params import Id, Instant, Offset, parse_instant
+from api.problems import StrictBody
+
+MAX_TASK_BODY = 32 * 1024
+NO_TASK = "No follow-up task with this id"
 
 
 class TaskController(Controller):
     path = "/tasks"
     tags = ["tasks"]
 
-    @get("/", summary="List follow-up tasks, soonest deadline first")
-    async def list(
+    @get(
+        "/",
+        summary="List follow-up tasks (soonest deadline first by default)",
+        responses=problems({422: "`since` fits the date pattern but names no real day"}),
+    )
+    async def find(
         self,
         clock: NamedDependency[Clock],
         owner: Annotated[str | None, Parameter(description="Owner email", max_length=320)] = None,
-        status: FromQuery[TaskStatus | None] = None,
+        team: Annotated[str | None, Parameter(description="Team slug", max_length=64)] = None,
+        status: Annotated[
+            list[TaskStatus] | None, Parameter(description="Repeat for several")
+        ] = None,
+        overdue: FromQuery[bool | None] = None,
+        priority: FromQuery[TaskPriority | None] = None,
+        since: Instant = None,
+        sort: FromQuery[TaskSort] = "due",
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         offset: Offset = 0,
-    ) -> list[TaskView]:
-        return await list_tasks(
-            now=clock(), owner_email=owner, status=status, limit=limit, offset=offset
+    ) -> TaskPage:
+        filters = TaskFilters(
+            owner_email=owner,
+            team=team,
+            statuses=tuple(status or ()),
+            overdue=overdue,
+            priority=priority,
+            created_since=parse_instant("since", since),
+            sort=sort,
         )
+        return await list_tasks(filters, now=clock(), limit=limit, offset=offset)
 
-    @get(
-        "/{task_id:int}",
-        summary="One follow-up task",
-        responses=problems({404: "No follow-up task with this id"}),
-    )
+    @get("/{task_id:int}", summary="One follow-up task", responses=problems({404: NO_TASK}))
     async def read(self, task_id: Id, clock: NamedDependency[Clock]) -> TaskView:
         return await get_task(task_id, now=clock())
+
+    @patch(
+        "/{task_id:int}",
+        summary="Change a task's status, owner, priority, root cause or resolution note",
+        description="Moves: open → in_progress → waiting_on_customer ⇄ in_progress → resolved "
+        "| not_resolvable (also straight from in_progress). Resolving needs `root_cause` and "
+        "`resolution_note`; not_resolvable needs `resolution_note`, the explanation given to the "
+        "customer. Every change is an event.",
+        request_max_body_size=MAX_TASK_BODY,
+        responses=problems(
+            {
+                404: NO_TASK,
+                409: "The lifecycle forbids this move, or the task is final",
+                422: "A resolution without what it needs, an unknown root cause, or an owner "
+                "who is inactive or not of the task's team",
+            }
+        ),
+        dto=StrictBody[TaskChanges],
+        return_dto=None,
+    )
+    async def change(
+        self,
+        task_id: Id,
+        data: JSONBody[TaskChanges],
+        clock: NamedDependency[Clock],
+        actor: NamedDependency[Actor],
+    ) -> TaskView:
+        now = clock()
+        await change_task(task_id, data, actor=actor, now=now)
+        return await get_task(task_id, now=now)
+
+    @post(
+        "/{task_id:int}/notes",
+        summary="Add a note to a task",
+        request_max_body_size=MAX_TASK_BODY,
+        responses=problems({404: NO_TASK}),
+        dto=StrictBody[NewNote],
+        return_dto=None,
+    )
+    async def note(
+        self,
+        task_id: Id,
+        data: JSONBody[NewNote],
+        clock: NamedDependency[Clock],
+        actor: NamedDependency[Actor],
+    ) -> Response[list[TaskEventView]]:
+        await add_note(task_id, data, actor=actor, now=clock())
+        return Response(await list_task_events(task_id), status_code=201)
+
+    @post(
+        "/{task_id:int}/contacts",
+        summary="Record a contact with the customer (phone, email or chat, and its outcome)",
+        request_max_body_size=MAX_TASK_BODY,
+        responses=problems({404: NO_TASK}),
+        dto=StrictBody[NewContact],
+        return_dto=None,
+    )
+    async def contact(
+        self,
+        task_id: Id,
+        data: JSONBody[NewContact],
+        clock: NamedDependency[Clock],
+        actor: NamedDependency[Actor],
+    ) -> Response[list[TaskEventView]]:
+        await record_contact(task_id, data, actor=actor, now=clock())
+        return Response(await list_task_events(task_id), status_code=201)
+
+    @get(
+        "/{task_id:int}/events",
+        summary="A task's history, oldest first",
+        responses=problems({404: NO_TASK}),
+    )
+    async def events(self, task_id: Id) -> list[TaskEventView]:
+        return await list_task_events(task_id)

@@ -134,9 +134,12 @@ class ApiClient:
             time.sleep(0.1)
 
     def tasks(self, **params: Any) -> list[dict[str, Any]]:
+        """The tasks a list query finds (its items; the page must hold them all)."""
         response = self.get("/api/v1/tasks", params=params)
         assert response.status_code == 200, response.text
-        return response.json()
+        page = response.json()
+        assert page["total"] == len(page["items"]), "more tasks than one page"
+        return list(page["items"])
 
 
 def survey_path(survey_url: str) -> str:

@@ -124,5 +124,5 @@ def test_separate_api_and_worker_processes_close_the_loop(production: httpx.Clie
         assert time.monotonic() < deadline, f"the worker never analysed the response: {body}"
         time.sleep(0.25)
     assert body["sentiment_label"] == "negative"
-    tasks = production.get("/api/v1/tasks", params={"owner": "sam@example.com"}).json()
+    tasks = production.get("/api/v1/tasks", params={"owner": "sam@example.com"}).json()["items"]
     assert [task["id"] for task in tasks] == [body["follow_up_task_id"]]
