@@ -14,9 +14,12 @@ from aftercare.fields import Email, Text
 from aftercare.routing import open_task_counts
 from aftercare.settings import SettingsError
 from aftercare.tables import Owner, Team
+from aftercare.task_changes import Actor, move_open_tasks_away
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Name = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]
+# A moment with its time zone: "away until 09:00" means nothing without one.
+Instant = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
 
 class NewTeam(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -42,6 +45,8 @@ class OwnerChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     name: Name | msgspec.UnsetType = msgspec.UNSET
     team: Slug | None | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
+    # Away until then (null: back); like deactivating, it moves the owner's open tasks.
+    away_until: Instant | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class OwnerView(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +55,7 @@ class OwnerView(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     team: str | None
     active: bool
+    away_until: dt.datetime | None
     open_tasks: int
     created_at: dt.datetime
 
@@ -99,7 +105,16 @@ async def create_owner(owner: NewOwner, *, now: dt.datetime) -> OwnerView:
     return await get_owner(inserted[0]["id"])
 
 
-async def update_owner(owner_id: int, changes: OwnerChanges) -> OwnerView:
+async def update_owner(
+    owner_id: int,
+    changes: OwnerChanges,
+    *,
+    now: dt.datetime,
+    actor: Actor,
+    fallback_owner_email: str = "",
+) -> OwnerView:
+    """Change an owner; deactivating them or marking them away moves their open tasks to the
+    team's other available owners, in the same transaction."""
     values: dict[Any, Any] = {}
     async with write_transaction():
         if changes.name is not msgspec.UNSET:
@@ -108,11 +123,34 @@ async def update_owner(owner_id: int, changes: OwnerChanges) -> OwnerView:
             values[Owner.active] = changes.active
         if changes.team is not msgspec.UNSET:
             values[Owner.team] = await _team_id(changes.team)
+        if changes.away_until is not msgspec.UNSET:
+            values[Owner.away_until] = changes.away_until
         if values:
-            updated = await Owner.update(values).where(Owner.id == owner_id).returning(Owner.id)
+            updated = (
+                await Owner.update(values)
+                .where(Owner.id == owner_id)
+                .returning(Owner.active, Owner.away_until)
+            )
             if not updated:
                 raise NotFound(f"No owner with id {owner_id}.")
+            reason = _unavailable_because(updated[0], now)
+            if reason and (Owner.active in values or Owner.away_until in values):
+                await move_open_tasks_away(
+                    owner_id,
+                    reason=reason,
+                    fallback_owner_email=fallback_owner_email,
+                    actor=actor,
+                    now=now,
+                )
     return await get_owner(owner_id)
+
+
+def _unavailable_because(owner: dict[str, Any], now: dt.datetime) -> str | None:
+    if not owner["active"]:
+        return "owner deactivated"
+    if owner["away_until"] is not None and owner["away_until"] > now:
+        return f"owner away until {owner['away_until'].isoformat()}"
+    return None
 
 
 async def list_owners(team: str | None = None) -> list[OwnerView]:
@@ -146,6 +184,7 @@ async def _owner_views(owner_ids: list[int]) -> list[OwnerView]:
             name=row["name"],
             team=row["team"],
             active=bool(row["active"]),
+            away_until=row["away_until"],
             open_tasks=open_tasks.get(row["id"], 0),
             created_at=row["created_at"],
         )

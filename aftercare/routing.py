@@ -1,10 +1,13 @@
 """Who follows up: every assignment decision goes through `choose_assignee`.
 
-Today the rule is "the team's active owner with the fewest open tasks, else the fallback owner";
-routing rules stored as data will replace this function's body, not its callers.
+Today the rule is "the team's available owner with the fewest open tasks, else the fallback
+owner"; routing rules stored as data will replace this function's body, not its callers.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import msgspec
 from piccolo.query.functions.aggregate import Count
@@ -21,10 +24,19 @@ class Assignment(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
 
 
-async def choose_assignee(team_id: int | None, fallback_owner_email: str) -> Assignment:
-    """Pick the owner for a new follow-up task on a case handled by `team_id`."""
+async def choose_assignee(
+    team_id: int | None,
+    fallback_owner_email: str,
+    *,
+    now: dt.datetime,
+    excluding: int | None = None,
+) -> Assignment:
+    """Pick the owner for a follow-up task on a case handled by `team_id`: an available
+    (active, not away at `now`) owner of the team, else the fallback owner; never `excluding`
+    (the owner a task is moving away from)."""
+    available = _available(now, excluding)
     if team_id is not None:
-        owner_id = await _least_loaded_owner(team_id)
+        owner_id = await _least_loaded_owner(team_id, available)
         if owner_id is not None:
             return Assignment(
                 owner_id=owner_id, team_id=team_id, rule="team owner with the fewest open tasks"
@@ -32,7 +44,7 @@ async def choose_assignee(team_id: int | None, fallback_owner_email: str) -> Ass
     if fallback_owner_email:
         fallback = (
             await Owner.select(Owner.id)
-            .where(Owner.email == fallback_owner_email.lower(), Owner.active.eq(True))
+            .where(Owner.email == fallback_owner_email.lower(), *available)
             .first()
         )
         if fallback:
@@ -42,8 +54,18 @@ async def choose_assignee(team_id: int | None, fallback_owner_email: str) -> Ass
     )
 
 
-async def _least_loaded_owner(team_id: int) -> int | None:
-    owners = await Owner.select(Owner.id).where(Owner.team == team_id, Owner.active.eq(True))
+def _available(now: dt.datetime, excluding: int | None) -> list[Any]:
+    conditions: list[Any] = [
+        Owner.active.eq(True),
+        Owner.away_until.is_null() | (Owner.away_until <= now),
+    ]
+    if excluding is not None:
+        conditions.append(Owner.id != excluding)
+    return conditions
+
+
+async def _least_loaded_owner(team_id: int, available: list[Any]) -> int | None:
+    owners = await Owner.select(Owner.id).where(Owner.team == team_id, *available)
     if not owners:
         return None
     owner_ids = [row["id"] for row in owners]

@@ -35,8 +35,10 @@ class Owner(Table):
     email = Varchar(length=320, unique=True)
     name = Varchar(length=200)
     team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
-    # Deactivated owners keep their history but get no new tasks.
+    # Deactivated owners keep their history but get no new tasks; neither do owners away until
+    # a later time. Either way their open tasks move to the team's other owners.
     active = Boolean(default=True)
+    away_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
 
 

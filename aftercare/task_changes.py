@@ -13,6 +13,7 @@ import msgspec
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, InvalidInput, NotFound
 from aftercare.fields import MAX_ID, Text
+from aftercare.routing import OPEN_STATUSES, choose_assignee
 from aftercare.tables import FollowUpTask, Owner, RootCause, TaskEvent
 from aftercare.tasks import TaskPriority, TaskStatus
 
@@ -212,3 +213,37 @@ async def _event(
             at=now,
         )
     )
+
+
+async def move_open_tasks_away(
+    owner_id: int, *, reason: str, fallback_owner_email: str, actor: Actor, now: dt.datetime
+) -> int:
+    """Give an owner's open tasks to the team's other available owners, one at a time by the
+    balancing rule (so they spread), each move an event. Call inside the transaction that made
+    the owner unavailable; returns how many tasks moved."""
+    tasks = (
+        await FollowUpTask.select(FollowUpTask.id, FollowUpTask.team)
+        .where(FollowUpTask.owner == owner_id, FollowUpTask.status.is_in(OPEN_STATUSES))
+        .order_by(FollowUpTask.due_at)
+        .order_by(FollowUpTask.id)
+    )
+    for task in tasks:
+        assignment = await choose_assignee(
+            task["team"], fallback_owner_email, now=now, excluding=owner_id
+        )
+        await FollowUpTask.update(
+            {FollowUpTask.owner: assignment.owner_id, FollowUpTask.updated_at: now}
+        ).where(FollowUpTask.id == task["id"])
+        await _event(
+            task["id"],
+            "owner_id_changed",
+            actor,
+            now,
+            {
+                "before": owner_id,
+                "after": assignment.owner_id,
+                "reason": reason,
+                "rule": assignment.rule,
+            },
+        )
+    return len(tasks)

@@ -1,4 +1,5 @@
-"""Follow-up tasks: one per negative response, routed to an owner, with a deadline."""
+"""Follow-up tasks: a customer's negative answers gather on one open task, routed to an owner,
+with a deadline."""
 
 from __future__ import annotations
 
@@ -7,11 +8,25 @@ from typing import Any, Literal
 
 import msgspec
 
+from aftercare.db import locking_rows
 from aftercare.errors import NotFound
-from aftercare.responses import CommentReading, comment_reading
+from aftercare.responses import (
+    RESPONSE_ATTACHED,
+    CommentReading,
+    ResponseAttached,
+    comment_reading,
+    follow_up_task_of,
+)
 from aftercare.routing import OPEN_STATUSES, choose_assignee
 from aftercare.settings import Settings
-from aftercare.tables import Analysis, FollowUpTask, SupportCase, TaskEvent
+from aftercare.tables import (
+    Analysis,
+    Customer,
+    FollowUpTask,
+    SupportCase,
+    SurveyResponse,
+    TaskEvent,
+)
 
 TaskStatus = Literal["open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"]
 TaskPriority = Literal["P1", "P2", "P3"]
@@ -100,6 +115,8 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     case: CaseRef
     answers: AnswersRef
     analysis: AnalysisRef | None
+    # The customer's later negative answers, added to this task while it was open; oldest first.
+    attached_responses: list[AnswersRef]
 
 
 class TaskPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,16 +138,37 @@ class TaskFilters(msgspec.Struct, frozen=True, kw_only=True):
     sort: TaskSort = "due"
 
 
+class FollowUp(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a negative response's follow-up went."""
+
+    task_id: int
+    # False when the customer already had an open task and the response was added to it.
+    opened: bool
+
+
 async def open_follow_up_task(
     response_id: int, case_id: int, reasons: list[str], policy: FollowUpPolicy, now: dt.datetime
-) -> int | None:
-    """Open the follow-up task for a negative response; None if it already has one.
+) -> FollowUp | None:
+    """Open the follow-up task for a negative response, or add the response to its customer's
+    open task; None if the response is followed up already (a redelivery, a re-analysis).
 
     Call inside the transaction that records the analysis, so the two land together.
     """
-    case = await SupportCase.select(SupportCase.team).where(SupportCase.id == case_id).first()
+    case = (
+        await SupportCase.select(SupportCase.team, SupportCase.customer)
+        .where(SupportCase.id == case_id)
+        .first()
+    )
     assert case is not None
-    assignment = await choose_assignee(case["team"], policy.fallback_owner_email)
+    # One customer's answers are decided one at a time: two at once never open two tasks.
+    await locking_rows(Customer.select(Customer.id).where(Customer.id == case["customer"]))
+    if await follow_up_task_of(response_id) is not None:
+        return None
+    attached = ResponseAttached(response_id=response_id, case_id=case_id, reasons=reasons)
+    attached_to = await _attach_to_open_task(case["customer"], attached, now)
+    if attached_to is not None:
+        return FollowUp(task_id=attached_to, opened=False)
+    assignment = await choose_assignee(case["team"], policy.fallback_owner_email, now=now)
     inserted = (
         await FollowUpTask.insert(
             FollowUpTask(
@@ -152,18 +190,48 @@ async def open_follow_up_task(
     if not inserted:
         return None
     task_id = int(inserted[0]["id"])
+    created = {"reasons": reasons, "owner_id": assignment.owner_id, "rule": assignment.rule}
+    await _system_event(task_id, "created", created, now)
+    return FollowUp(task_id=task_id, opened=True)
+
+
+async def _attach_to_open_task(
+    customer_id: int, attached: ResponseAttached, now: dt.datetime
+) -> int | None:
+    """Add the response to the customer's open task, if they have one; that task's id."""
+    candidate = (
+        await FollowUpTask.select(FollowUpTask.id)
+        .where(
+            FollowUpTask.support_case.customer == customer_id,
+            FollowUpTask.status.is_in(OPEN_STATUSES),
+        )
+        .order_by(FollowUpTask.id)
+        .first()
+    )
+    if candidate is None:
+        return None
+    # Only while it is still open: its owner may have just resolved it.
+    claimed = (
+        await FollowUpTask.update({FollowUpTask.updated_at: now})
+        .where(FollowUpTask.id == candidate["id"], FollowUpTask.status.is_in(OPEN_STATUSES))
+        .returning(FollowUpTask.id)
+    )
+    if not claimed:
+        return None
+    await _system_event(candidate["id"], RESPONSE_ATTACHED, msgspec.structs.asdict(attached), now)
+    return int(candidate["id"])
+
+
+async def _system_event(task_id: int, kind: str, data: dict[str, Any], now: dt.datetime) -> None:
     await TaskEvent.insert(
         TaskEvent(
             task=task_id,
-            kind="created",
+            kind=kind,
             actor="system",
-            data=msgspec.json.encode(
-                {"reasons": reasons, "owner_id": assignment.owner_id, "rule": assignment.rule}
-            ).decode(),
+            data=msgspec.json.encode(data).decode(),
             at=now,
         )
     )
-    return task_id
 
 
 _TASK_COLUMNS = (
@@ -263,10 +331,57 @@ async def _task_views(rows: list[dict[str, Any]], now: dt.datetime) -> list[Task
         Analysis.details,
     ).where(Analysis.response.is_in([row["response_id"] for row in rows]))
     by_response = {row["response"]: row for row in analyses}
-    return [_task_view(row, by_response.get(row["response_id"]), now) for row in rows]
+    attached = await _attached_responses([row["id"] for row in rows])
+    return [
+        _task_view(row, by_response.get(row["response_id"]), attached.get(row["id"], []), now)
+        for row in rows
+    ]
 
 
-def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.datetime) -> TaskView:
+async def _attached_responses(task_ids: list[int]) -> dict[int, list[AnswersRef]]:
+    """The answers each task's `response_attached` events added to it, oldest first."""
+    events = (
+        await TaskEvent.select(TaskEvent.task, TaskEvent.data)
+        .where(TaskEvent.task.is_in(task_ids), TaskEvent.kind == RESPONSE_ATTACHED)
+        .order_by(TaskEvent.id)
+    )
+    if not events:
+        return {}
+    added = [
+        (event["task"], msgspec.json.decode(event["data"], type=ResponseAttached).response_id)
+        for event in events
+    ]
+    responses = await SurveyResponse.select(
+        SurveyResponse.id.as_alias("response_id"),
+        SurveyResponse.nps,
+        SurveyResponse.csat,
+        SurveyResponse.comment,
+        SurveyResponse.submitted_at,
+    ).where(SurveyResponse.id.is_in([response_id for _, response_id in added]))
+    answers = {row["response_id"]: _answers(row) for row in responses}
+    by_task: dict[int, list[AnswersRef]] = {}
+    for task_id, response_id in added:
+        if response_id in answers:
+            by_task.setdefault(task_id, []).append(answers[response_id])
+    return by_task
+
+
+def _answers(row: dict[str, Any]) -> AnswersRef:
+    return AnswersRef(
+        response_id=row["response_id"],
+        nps=row["nps"],
+        csat=row["csat"],
+        comment=row["comment"],
+        submitted_at=row["submitted_at"],
+    )
+
+
+def _task_view(
+    row: dict[str, Any],
+    analysis: dict[str, Any] | None,
+    attached: list[AnswersRef],
+    now: dt.datetime,
+) -> TaskView:
     return TaskView(
         id=row["id"],
         status=row["status"],
@@ -297,13 +412,7 @@ def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.dat
             team=row["case_team"],
             closed_at=row["case_closed_at"],
         ),
-        answers=AnswersRef(
-            response_id=row["response_id"],
-            nps=row["nps"],
-            csat=row["csat"],
-            comment=row["comment"],
-            submitted_at=row["submitted_at"],
-        ),
+        answers=_answers(row),
         analysis=AnalysisRef(
             sentiment_label=analysis["sentiment_label"],
             sentiment_score=analysis["sentiment_score"],
@@ -312,4 +421,5 @@ def _task_view(row: dict[str, Any], analysis: dict[str, Any] | None, now: dt.dat
         )
         if analysis
         else None,
+        attached_responses=attached,
     )

@@ -9,6 +9,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from aftercare import directory
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
+from aftercare.settings import Settings
+from aftercare.task_changes import Actor
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
@@ -67,11 +69,27 @@ class OwnerController(Controller):
 
     @patch(
         "/{owner_id:int}",
-        summary="Change an owner's name, team or active flag",
+        summary="Change an owner's name, team, active flag or away time",
+        description="Deactivating an owner, or marking them away until a later time, moves "
+        "their open tasks to the team's other available owners (fewest open tasks first), "
+        "each move an `owner_id_changed` event on the task.",
         request_max_body_size=MAX_DIRECTORY_BODY,
         responses=problems({404: NO_OWNER, 422: UNKNOWN_TEAM}),
         dto=StrictBody[OwnerChanges],
         return_dto=None,
     )
-    async def update(self, owner_id: Id, data: JSONBody[OwnerChanges]) -> OwnerView:
-        return await directory.update_owner(owner_id, data)
+    async def update(
+        self,
+        owner_id: Id,
+        data: JSONBody[OwnerChanges],
+        clock: NamedDependency[Clock],
+        actor: NamedDependency[Actor],
+        settings: NamedDependency[Settings],
+    ) -> OwnerView:
+        return await directory.update_owner(
+            owner_id,
+            data,
+            now=clock(),
+            actor=actor,
+            fallback_owner_email=settings.fallback_owner_email,
+        )

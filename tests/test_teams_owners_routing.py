@@ -57,19 +57,19 @@ def test_routing_picks_the_active_team_owner_with_fewest_open_tasks(db: None) ->
     # ann has two open tasks, bo one open and one resolved, cy is away (inactive).
     run(_give_tasks(ann, ["open", "in_progress"], clock))
     run(_give_tasks(bo, ["open", "resolved"], clock))
-    assignment = run(choose_assignee(team_id, fallback_owner_email=""))
+    assignment = run(choose_assignee(team_id, fallback_owner_email="", now=NOW))
     assert assignment.owner_id == bo
     assert assignment.rule == "team owner with the fewest open tasks"
 
     run(Owner.update({Owner.active: False}).where(Owner.id.is_in([ann, bo])))
     # Nobody active in the team, and the fallback owner is away too: unassigned, not lost.
-    away = run(choose_assignee(team_id, fallback_owner_email="CY@example.com"))
+    away = run(choose_assignee(team_id, fallback_owner_email="CY@example.com", now=NOW))
     assert away.owner_id is None and away.rule.startswith("unassigned")
     run(Owner.update({Owner.active: True}).where(Owner.id == cy))
     run(Owner.update({Owner.team: None}).where(Owner.id == cy))
-    fallback = run(choose_assignee(team_id, fallback_owner_email="CY@example.com"))
+    fallback = run(choose_assignee(team_id, fallback_owner_email="CY@example.com", now=NOW))
     assert (fallback.owner_id, fallback.team_id, fallback.rule) == (cy, team_id, "fallback owner")
-    nobody = run(choose_assignee(None, fallback_owner_email="ghost@example.com"))
+    nobody = run(choose_assignee(None, fallback_owner_email="ghost@example.com", now=NOW))
     assert nobody.owner_id is None and nobody.rule.startswith("unassigned")
 
 
