@@ -9,15 +9,18 @@ import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.query.methods.select import Select
 
 from aftercare.settings import SettingsError
 
 log = logging.getLogger(__name__)
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 def create_engine(database_url: str) -> Engine[Any]:
@@ -137,6 +140,17 @@ async def write_transaction() -> AsyncIterator[None]:
         if db.current_transaction.get() is not outer:
             db.current_transaction.set(outer)
             await _discard_connection(db, transaction)
+
+
+def locking_rows(query: SelectT) -> SelectT:
+    """`query`, locking the rows it reads against other writers until the transaction ends.
+
+    SQLite has no row locks, and needs none: its IMMEDIATE write transactions run one at a time.
+    NO KEY UPDATE still lets other transactions insert rows that refer to the locked ones.
+    """
+    if query.engine_type == "sqlite":
+        return query
+    return query.lock_rows("NO KEY UPDATE")
 
 
 async def _discard_connection(db: Engine[Any], transaction: Any) -> None:

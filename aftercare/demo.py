@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import secrets
 
 import msgspec
 
+from aftercare.accounts import Role, set_password
 from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, create_owner, create_team
@@ -16,13 +18,18 @@ from aftercare.responses import SurveyAnswers, submit_response
 DEMO_LEAD_EMAIL = "lead@example.com"
 
 TEAMS = [("support", "Customer Support"), ("billing", "Billing"), ("delivery", "Delivery")]
-OWNERS = [
-    ("lead@example.com", "Lena Lead", None),
-    ("sam@example.com", "Sam Okafor", "support"),
-    ("priya@example.com", "Priya Shah", "support"),
-    ("marco@example.com", "Marco Rossi", "billing"),
-    ("dana@example.com", "Dana Kim", "delivery"),
+DEMO_ADMIN_EMAIL = "admin@example.com"
+# (email, name, team, role)
+PEOPLE: list[tuple[str, str, str | None, Role]] = [
+    (DEMO_ADMIN_EMAIL, "Ada Admin", None, "admin"),
+    (DEMO_LEAD_EMAIL, "Lena Lead", None, "lead"),
+    ("sam@example.com", "Sam Okafor", "support", "owner"),
+    ("priya@example.com", "Priya Shah", "support", "owner"),
+    ("marco@example.com", "Marco Rossi", "billing", "owner"),
+    ("dana@example.com", "Dana Kim", "delivery", "owner"),
 ]
+# Who gets a password printed by `aftercare demo`: an admin, a lead and two owners.
+DEMO_LOGINS = [DEMO_ADMIN_EMAIL, DEMO_LEAD_EMAIL, "sam@example.com", "marco@example.com"]
 # (external id, subject, customer, team, agent, answers or None for an open invitation)
 CASES: list[tuple[str, str, tuple[str, str], str, str, SurveyAnswers | None]] = [
     (
@@ -95,17 +102,22 @@ CASES: list[tuple[str, str, tuple[str, str], str, str, SurveyAnswers | None]] = 
 class DemoResult(msgspec.Struct, kw_only=True):
     open_survey_urls: list[str]
     answered: int
+    # email -> a password set just now (each run sets new ones).
+    logins: dict[str, str]
 
 
 async def seed_demo(*, public_url: str, clock: Clock) -> DemoResult:
-    """Seed the demo data; running it twice changes nothing."""
+    """Seed the demo data; running it twice changes nothing but the printed passwords."""
     now = clock()
     for slug, name in TEAMS:
         with contextlib.suppress(Conflict):
             await create_team(NewTeam(slug=slug, name=name), now=now)
-    for email, name, team in OWNERS:
+    for email, name, team, role in PEOPLE:
         with contextlib.suppress(Conflict):
-            await create_owner(NewOwner(email=email, name=name, team=team), now=now)
+            await create_owner(NewOwner(email=email, name=name, team=team, role=role), now=now)
+    logins = {email: secrets.token_urlsafe(12) for email in DEMO_LOGINS}
+    for email, password in logins.items():
+        await set_password(email, password)
     open_urls: list[str] = []
     answered = 0
     for index, (external_id, subject, (email, name), team, agent, answers) in enumerate(CASES):
@@ -125,4 +137,4 @@ async def seed_demo(*, public_url: str, clock: Clock) -> DemoResult:
         with contextlib.suppress(AlreadyAnswered):
             await submit_response(token, answers, comment_max_chars=5000, clock=clock)
         answered += 1
-    return DemoResult(open_survey_urls=open_urls, answered=answered)
+    return DemoResult(open_survey_urls=open_urls, answered=answered, logins=logins)

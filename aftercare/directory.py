@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from aftercare.accounts import Role
 from aftercare.db import write_transaction
 from aftercare.errors import Conflict, InvalidInput, NotFound
 from aftercare.fields import Email, Text
@@ -39,12 +40,54 @@ class NewOwner(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     name: Name
     team: Slug | None = None
     active: bool = True
+    role: Role = "owner"
+
+
+# One team per person until memberships arrive; the list shape is the one that will stay.
+Teams = Annotated[list[Slug], msgspec.Meta(max_length=1)]
+
+
+class NewUser(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A person for the users API: their role and teams."""
+
+    email: Email
+    name: Name
+    role: Role = "owner"
+    teams: Teams = []
+    active: bool = True
+
+    def as_owner(self) -> NewOwner:
+        team = self.teams[0] if self.teams else None
+        return NewOwner(
+            email=self.email, name=self.name, team=team, active=self.active, role=self.role
+        )
+
+
+class UserChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    role: Role | msgspec.UnsetType = msgspec.UNSET
+    teams: Teams | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    away_until: Instant | None | msgspec.UnsetType = msgspec.UNSET
+
+    def as_owner_changes(self) -> OwnerChanges:
+        team: str | None | msgspec.UnsetType = msgspec.UNSET
+        if self.teams is not msgspec.UNSET:
+            team = self.teams[0] if self.teams else None
+        return OwnerChanges(
+            name=self.name,
+            role=self.role,
+            team=team,
+            active=self.active,
+            away_until=self.away_until,
+        )
 
 
 class OwnerChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     team: Slug | None | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
+    role: Role | msgspec.UnsetType = msgspec.UNSET
     # Away until then (null: back); like deactivating, it moves the owner's open tasks.
     away_until: Instant | None | msgspec.UnsetType = msgspec.UNSET
 
@@ -54,6 +97,8 @@ class OwnerView(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str
     team: str | None
+    teams: list[str]
+    role: str
     active: bool
     away_until: dt.datetime | None
     open_tasks: int
@@ -94,6 +139,7 @@ async def create_owner(owner: NewOwner, *, now: dt.datetime) -> OwnerView:
                     name=owner.name,
                     team=team_id,
                     active=owner.active,
+                    role=owner.role,
                     created_at=now,
                 )
             )
@@ -121,6 +167,8 @@ async def update_owner(
             values[Owner.name] = changes.name
         if changes.active is not msgspec.UNSET:
             values[Owner.active] = changes.active
+        if changes.role is not msgspec.UNSET:
+            values[Owner.role] = changes.role
         if changes.team is not msgspec.UNSET:
             values[Owner.team] = await _team_id(changes.team)
         if changes.away_until is not msgspec.UNSET:
@@ -172,7 +220,10 @@ async def _owner_views(owner_ids: list[int]) -> list[OwnerView]:
     if not owner_ids:
         return []
     rows = await (
-        Owner.select(*Owner.all_columns(exclude=[Owner.team]), Owner.team.slug.as_alias("team"))
+        Owner.select(
+            *Owner.all_columns(exclude=[Owner.team, Owner.password_hash]),
+            Owner.team.slug.as_alias("team"),
+        )
         .where(Owner.id.is_in(owner_ids))
         .order_by(Owner.email)
     )
@@ -183,6 +234,8 @@ async def _owner_views(owner_ids: list[int]) -> list[OwnerView]:
             email=row["email"],
             name=row["name"],
             team=row["team"],
+            teams=[row["team"]] if row["team"] else [],
+            role=row["role"],
             active=bool(row["active"]),
             away_until=row["away_until"],
             open_tasks=open_tasks.get(row["id"], 0),

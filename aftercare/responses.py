@@ -13,10 +13,13 @@ from aftercare.errors import AlreadyAnswered, InvalidInput, LinkExpired, NotFoun
 from aftercare.fields import TEXT_RULE, Text, has_control_characters
 from aftercare.outbox import ANALYSE_RESPONSES, add_message
 from aftercare.surveys import TOKEN_PATTERN, link_has_expired
-from aftercare.tables import Analysis, FollowUpTask, Invitation, SurveyResponse
+from aftercare.tables import Analysis, FollowUpTask, Invitation, SurveyResponse, TaskEvent
 
 Nps = Annotated[int, msgspec.Meta(ge=0, le=10)]
 Csat = Annotated[int, msgspec.Meta(ge=1, le=5)]
+
+# The task event that adds a customer's later negative response to their open task.
+RESPONSE_ATTACHED = "response_attached"
 
 
 class SurveyAnswers(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -62,6 +65,14 @@ class ResponseView(msgspec.Struct, frozen=True, kw_only=True):
     # Why the analysis failed, when status is "failed" (the scores alone then decided).
     analysis_error: str | None = None
     follow_up_task_id: int | None = None
+
+
+class ResponseAttached(msgspec.Struct, frozen=True, kw_only=True):
+    """The data of a `response_attached` task event."""
+
+    response_id: int
+    case_id: int
+    reasons: list[str]
 
 
 class CommentReading(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,11 +180,6 @@ async def get_response(response_id: int) -> ResponseView:
     if row is None:
         raise NotFound(f"No response with id {response_id}.")
     analysis = await Analysis.select().where(Analysis.response == response_id).first()
-    task = (
-        await FollowUpTask.select(FollowUpTask.id)
-        .where(FollowUpTask.response == response_id)
-        .first()
-    )
     view = ResponseView(
         id=row["id"],
         case_id=row["support_case"],
@@ -183,7 +189,7 @@ async def get_response(response_id: int) -> ResponseView:
         comment=row["comment"],
         submitted_at=row["submitted_at"],
         status=row["status"],
-        follow_up_task_id=task["id"] if task else None,
+        follow_up_task_id=await follow_up_task_of(response_id),
     )
     if analysis is None:
         return view
@@ -202,3 +208,25 @@ async def get_response(response_id: int) -> ResponseView:
         negative_reasons=msgspec.json.decode(analysis["negative_reasons"]),
         analysis_error=analysis["failure_reason"] or None,
     )
+
+
+async def follow_up_task_of(response_id: int) -> int | None:
+    """The task that follows a response up: the one it opened, else the one it was added to."""
+    opened = (
+        await FollowUpTask.select(FollowUpTask.id)
+        .where(FollowUpTask.response == response_id)
+        .first()
+    )
+    if opened is not None:
+        return int(opened["id"])
+    # Events carry the response id only in their data: read those of the customer's tasks.
+    customer = SurveyResponse.select(SurveyResponse.support_case.customer).where(
+        SurveyResponse.id == response_id
+    )
+    events = await TaskEvent.select(TaskEvent.task, TaskEvent.data).where(
+        TaskEvent.kind == RESPONSE_ATTACHED, TaskEvent.task.support_case.customer.is_in(customer)
+    )
+    for event in events:
+        if msgspec.json.decode(event["data"], type=ResponseAttached).response_id == response_id:
+            return int(event["task"])
+    return None

@@ -31,15 +31,35 @@ class Team(Table):
 
 
 class Owner(Table):
+    """A person who works in Aftercare: an owner of follow-ups, or a lead, viewer or admin
+    (`role`, accounts.Role). The table kept the name of its first kind of user."""
+
     id: Serial
     email = Varchar(length=320, unique=True)
     name = Varchar(length=200)
     team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
+    role = Varchar(length=16, default="owner")
+    # argon2id; empty until a password is set (then the person cannot sign in on the web).
+    password_hash = Varchar(length=255, default="")
     # Deactivated owners keep their history but get no new tasks; neither do owners away until
     # a later time. Either way their open tasks move to the team's other owners.
     active = Boolean(default=True)
     away_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+
+
+class ApiToken(Table):
+    """A personal API token: only its SHA-256 is kept; the token itself is shown once."""
+
+    id: Serial
+    owner = ForeignKey(Owner, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=100)
+    # The first characters, so people can tell their tokens apart in a list.
+    prefix = Varchar(length=16)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
 
 
 class Customer(Table):
@@ -234,6 +254,7 @@ class DiscoveredTheme(Table):
 ALL_TABLES: list[type[Table]] = [
     Team,
     Owner,
+    ApiToken,
     Customer,
     SupportCase,
     Survey,

@@ -39,6 +39,7 @@ from api.root_causes import RootCauseController
 from api.tasks import TaskController
 from api.themes import ThemeController
 from api.topics import TopicController
+from api.users import UserController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.access_log import mask_survey_tokens_in_access_log
 from web.survey_pages import SurveyPageController, error_page, home
@@ -83,6 +84,7 @@ def create_app(
             TopicController,
             ThemeController,
             RootCauseController,
+            UserController,
         ],
         guards=[require_api_token, refuse_unknown_query_parameters],
     )

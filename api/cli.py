@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import os
 import shutil
 import sys
 from collections.abc import Sequence
 
+import msgspec
+
 import aftercare  # noqa: F401  (points Piccolo at aftercare.piccolo_conf)
+from aftercare.accounts import ROLES
 from aftercare.clock import system_clock
 from aftercare.db import bind_engine, create_engine
 from aftercare.settings import Settings, SettingsError, load_settings, with_api_token
@@ -44,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse.add_argument("--batch-size", type=int, default=64)
     discover = commands.add_parser("discover-themes", help="cluster recent comments into themes")
     discover.add_argument("--days", type=float, help="default: AFTERCARE_DISCOVERY_WINDOW_DAYS")
+    users = commands.add_parser("users", help="create users and set their passwords")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    create = user_commands.add_parser("create", help="create a user with a role and a team")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", help="default: the part of the email before @")
+    create.add_argument("--role", choices=ROLES, default="owner")
+    create.add_argument("--team", help="a team slug (the team must exist)")
+    password = user_commands.add_parser(
+        "set-password", help="set a user's password (asked twice, or one line on stdin)"
+    )
+    password.add_argument("--email", required=True)
     return parser
 
 
@@ -72,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(_reanalyse(settings, args.since, args.batch_size))
     if args.command == "discover-themes":
         return _run(_discover(settings, args.days))
+    if args.command == "users":
+        return _users(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -120,6 +137,8 @@ async def _demo(settings: Settings) -> None:
         f"'{base}/api/v1/tasks?status=open'",
         "  Surveys waiting for an answer (open one on your phone or in a browser):",
         *[f"    {url}" for url in result.open_survey_urls],
+        "  Demo logins (new passwords each run; for API tokens: POST /api/v1/users/{id}/tokens):",
+        *[f"    {email:<22} {password}" for email, password in result.logins.items()],
     ]
     if not settings.fallback_owner_email:
         lines.append(
@@ -189,6 +208,41 @@ async def _reanalyse(settings: Settings, since: dt.datetime, batch_size: int) ->
             )
             progress.update(len(batch))
     print(f"re-analysed {len(response_ids)} responses with {analyser.model_version}")
+
+
+def _users(args: argparse.Namespace) -> int:
+    from aftercare.accounts import set_password
+    from aftercare.directory import NewOwner, create_owner
+    from aftercare.errors import DomainError
+
+    try:
+        if args.users_command == "create":
+            fields = {
+                "email": args.email,
+                "name": args.name or args.email.split("@")[0],
+                "role": args.role,
+                "team": args.team,
+            }
+            new = msgspec.convert(fields, NewOwner, strict=True)
+            user = asyncio.run(create_owner(new, now=system_clock()))
+            print(f"created {user.role} {user.email} (id {user.id}, team {user.team or '-'})")
+        else:
+            asyncio.run(set_password(args.email, _read_password()))
+            print(f"password set for {args.email.lower()}")
+    except (DomainError, msgspec.ValidationError) as error:
+        print(f"aftercare: {getattr(error, 'detail', error)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _read_password() -> str:
+    """One line from a pipe, or typed twice at a terminal (never an argument: shells log them)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("aftercare: the passwords differ; nothing changed")
+    return first
 
 
 async def _discover(settings: Settings, days: float | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from api.auth import provide_actor
+from api.auth import provide_actor, provide_caller
 
 
 @runtime_checkable  # Litestar checks an injected dependency against its annotation
@@ -47,4 +47,5 @@ DEPENDENCIES: dict[str, Any] = {
     "housekeeping": _from_state("housekeeper"),
     "broker_check": _from_state("broker_check"),
     "actor": Provide(provide_actor, sync_to_thread=False),
+    "caller": Provide(provide_caller, sync_to_thread=False),
 }

@@ -34,7 +34,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from aftercare.fields import TEXT_PATTERN
-from api.auth import require_api_token
+from api.auth import READ_METHODS, require_api_token
 from api.problems import ProblemDetails, StrictBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -52,6 +52,8 @@ _GUARDED_OPERATION = {
     503: "The database is busy or unreachable: nothing was stored; retry after Retry-After",
 }
 _WITH_A_BODY = {413: "The body is over this operation's size limit"}
+# Guarded operations that change something: a viewer's token may only read.
+_GUARDED_CHANGE = {403: "The caller's role may not do this (a viewer changes nothing)"}
 _HEADERS: dict[str, dict[str, OpenAPIHeader | Reference]] = {
     "401": {"WWW-Authenticate": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING))},
     "503": {
@@ -82,7 +84,10 @@ def complete_openapi(app: Litestar) -> None:
     }
     document.components.security_schemes = {
         BEARER: SecurityScheme(
-            type="http", scheme="bearer", description="Authorization: Bearer <AFTERCARE_API_TOKEN>"
+            type="http",
+            scheme="bearer",
+            description="Authorization: Bearer <token>: AFTERCARE_API_TOKEN (the bootstrap "
+            "admin) or a personal token (POST /api/v1/users/{id}/tokens)",
         )
     }
     for handler, operation in operations:
@@ -90,6 +95,8 @@ def complete_openapi(app: Litestar) -> None:
         if _needs_the_token(handler):
             operation.security = [{BEARER: []}]
             answers |= _GUARDED_OPERATION
+            if not handler.http_methods <= READ_METHODS:
+                answers |= _GUARDED_CHANGE
         if struct := _body_struct(handler):
             operation.request_body = RequestBody(
                 content={"application/json": OpenAPIMediaType(schema=ref_of[struct])},

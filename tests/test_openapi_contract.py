@@ -55,11 +55,9 @@ def test_the_live_app_keeps_every_promise_of_its_openapi_document(
 
 def test_every_api_operation_asks_for_the_bearer_token_and_the_probes_do_not() -> None:
     document = create_app(settings_with(embedded_worker="off")).openapi_schema.to_schema()
-    assert document["components"]["securitySchemes"][BEARER] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "Authorization: Bearer <AFTERCARE_API_TOKEN>",
-    }
+    scheme = document["components"]["securitySchemes"][BEARER]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "AFTERCARE_API_TOKEN" in scheme["description"]
     for path, operation in _operations(document):
         guarded = path.startswith("/api/v1/")
         assert (operation.get("security") == [{BEARER: []}]) is guarded, path
