@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 import msgspec
 import pytest
 
+from aftercare.clock import Clock, FixedClock, system_clock
 from aftercare.db import bind_engine, create_engine, engine
 from aftercare.schema import migrate, seed_defaults
 from aftercare.settings import Settings
@@ -107,9 +110,28 @@ def db(migrated_database: None) -> None:
 @pytest.fixture
 def api(db: None) -> Iterator[ApiClient]:
     """The whole app over HTTP (Litestar's test client), with its embedded worker running."""
+    with api_client() as client:
+        yield client
+
+
+# Where pinned clocks start: a Tuesday morning, cases closing.
+PINNED_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock pinned at PINNED_NOW, moved by the test (deadlines, away times, SLAs)."""
+    return FixedClock(PINNED_NOW)
+
+
+@contextlib.contextmanager
+def api_client(
+    settings: Settings = TEST_SETTINGS, clock: Clock = system_clock
+) -> Iterator[ApiClient]:
+    """The whole app over HTTP, built from `settings` on `clock`."""
     from api.app import create_app
 
-    with ApiClient.for_app(create_app(TEST_SETTINGS), token=API_TOKEN) as client:
+    with ApiClient.for_app(create_app(settings, clock=clock), token=API_TOKEN) as client:
         yield client
 
 

@@ -11,22 +11,17 @@ import pytest
 
 from aftercare.clock import FixedClock
 from aftercare.tables import Owner
-from api.app import create_app
-from tests.conftest import API_TOKEN, run, settings_with
+from tests.conftest import PINNED_NOW, api_client, run, settings_with
 from tests.helpers import ApiClient
 
-CLOSED = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+CLOSED = PINNED_NOW
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(CLOSED)
 
 
 @pytest.fixture
 def desk(db: None, clock: FixedClock) -> Iterator[ApiClient]:
     settings = settings_with(fallback_owner_email="lead@example.org")
-    with ApiClient.for_app(create_app(settings, clock=clock), token=API_TOKEN) as api:
+    with api_client(settings, clock) as api:
         api.create_team("support")
         api.create_owner("lead@example.org")
         yield api

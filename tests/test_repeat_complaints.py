@@ -5,7 +5,6 @@ task is final, a new complaint opens a new task."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,12 +16,11 @@ from aftercare.clock import FixedClock
 from aftercare.responses import SurveyAnswers, submit_response
 from aftercare.tables import FollowUpTask, TaskEvent
 from aftercare.tasks import FollowUpPolicy
-from api.app import create_app
-from tests.conftest import API_TOKEN, TEST_SETTINGS, run
+from tests.conftest import PINNED_NOW, TEST_SETTINGS, api_client, run
 from tests.helpers import ApiClient, survey_token
 from worker.models import packaged_analyser
 
-CLOSED = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+CLOSED = PINNED_NOW
 ROBIN = {"email": "robin@example.org", "name": "Robin"}
 KIM = {"email": "kim@example.org", "name": "Kim"}
 RESOLVE = [
@@ -31,15 +29,11 @@ RESOLVE = [
 ]
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(CLOSED)
-
 
 @pytest.fixture
 def desk(db: None, clock: FixedClock) -> Iterator[ApiClient]:
     """The app on a pinned clock, with a support team and its owner."""
-    with ApiClient.for_app(create_app(TEST_SETTINGS, clock=clock), token=API_TOKEN) as api:
+    with api_client(TEST_SETTINGS, clock) as api:
         api.create_team("support")
         api.create_owner("olivia@example.org", team="support")
         yield api

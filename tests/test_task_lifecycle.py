@@ -12,22 +12,17 @@ import pytest
 from aftercare.clock import FixedClock
 from aftercare.root_causes import DEFAULT_ROOT_CAUSES
 from aftercare.tables import FollowUpTask, TaskEvent
-from api.app import create_app
-from tests.conftest import API_TOKEN, TEST_SETTINGS, run
+from tests.conftest import PINNED_NOW, TEST_SETTINGS, api_client, run
 from tests.helpers import ApiClient
 
-CLOSED = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+CLOSED = PINNED_NOW
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(CLOSED)
 
 
 @pytest.fixture
 def desk(db: None, clock: FixedClock) -> Iterator[ApiClient]:
     """The app on a pinned clock, with a support team of two owners and a billing team."""
-    with ApiClient.for_app(create_app(TEST_SETTINGS, clock=clock), token=API_TOKEN) as api:
+    with api_client(TEST_SETTINGS, clock) as api:
         api.create_team("support")
         api.create_team("billing")
         api.create_owner("olivia@example.org", team="support")
