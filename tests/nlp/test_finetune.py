@@ -47,6 +47,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
     return first, second, runs[0].stderr
 
 
+@pytest.mark.training
 def test_it_writes_weights_a_config_and_a_model_card(two_runs: tuple[Path, Path, str]) -> None:
     first, _, _ = two_runs
     config = json.loads((first / "config.json").read_text(encoding="utf-8"))
@@ -59,6 +60,7 @@ def test_it_writes_weights_a_config_and_a_model_card(two_runs: tuple[Path, Path,
         assert section in card
 
 
+@pytest.mark.training
 def test_it_shows_a_progress_bar(two_runs: tuple[Path, Path, str]) -> None:
     _, _, stderr = two_runs
     for seed in (0, 1):
@@ -66,6 +68,7 @@ def test_it_shows_a_progress_bar(two_runs: tuple[Path, Path, str]) -> None:
     assert "batch" in stderr
 
 
+@pytest.mark.training
 def test_the_exported_weights_are_the_mean_of_the_runs(two_runs: tuple[Path, Path, str]) -> None:
     first, _, _ = two_runs
     runs = [load_file(str(path)) for path in sorted((first / "runs").glob("*.safetensors"))]
@@ -80,6 +83,7 @@ def test_the_exported_weights_are_the_mean_of_the_runs(two_runs: tuple[Path, Pat
     assert differing > 0
 
 
+@pytest.mark.training
 def test_a_repeated_command_reuses_the_finished_runs(
     two_runs: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
@@ -93,6 +97,7 @@ def test_a_repeated_command_reuses_the_finished_runs(
         assert torch.equal(tensor, weights[1][name]), name
 
 
+@pytest.mark.training
 def test_it_trains_only_the_runs_it_lacks(two_runs: tuple[Path, Path, str], tmp_path: Path) -> None:
     first, _, _ = two_runs
     runs_dir = tmp_path / "runs"
@@ -105,6 +110,7 @@ def test_it_trains_only_the_runs_it_lacks(two_runs: tuple[Path, Path, str], tmp_
     assert "seed 1, epoch 1/1" in resumed.stderr and "seed 0, epoch" not in resumed.stderr
 
 
+@pytest.mark.training
 def test_it_refuses_zero_runs(tmp_path: Path) -> None:
     refused = _train(tmp_path, tmp_path / "runs", "--runs", "0")
     assert refused.returncode == 2
@@ -112,6 +118,7 @@ def test_it_refuses_zero_runs(tmp_path: Path) -> None:
     assert not (tmp_path / "weights.safetensors").exists()
 
 
+@pytest.mark.training
 def test_a_stopped_run_resumes_to_the_weights_of_an_unbroken_one(
     two_runs: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
@@ -137,12 +144,14 @@ def test_a_stopped_run_resumes_to_the_weights_of_an_unbroken_one(
         torch.testing.assert_close(tensor, weights[1][name], atol=1e-3, rtol=0)
 
 
+@pytest.mark.training
 def test_it_refuses_a_negative_time_budget(tmp_path: Path) -> None:
     refused = _train(tmp_path, tmp_path / "runs", "--time-budget", "-1")
     assert refused.returncode == 2
     assert "--time-budget must not be negative" in refused.stderr
 
 
+@pytest.mark.training
 def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str]) -> None:
     # Compared up to float rounding, so a CPU whose MKL kernels differ still passes.
     first, second, _ = two_runs
@@ -155,6 +164,7 @@ def test_the_same_command_gives_the_same_model(two_runs: tuple[Path, Path, str])
     assert labels[0] == labels[1]
 
 
+@pytest.mark.training
 def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> None:
     first, _, _ = two_runs
     [result] = SentimentModel(first).analyse(["The agent was helpful."])
@@ -162,6 +172,7 @@ def test_the_product_loads_what_it_wrote(two_runs: tuple[Path, Path, str]) -> No
     assert result.label in {"negative", "neutral", "positive"}
 
 
+@pytest.mark.training
 def test_a_decision_bias_reuses_the_runs_and_shifts_only_the_exported_head(
     two_runs: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
@@ -186,6 +197,7 @@ def test_a_decision_bias_reuses_the_runs_and_shifts_only_the_exported_head(
     assert "(-0.5, +0, +0.25) was added" in (tmp_path / "MODEL_CARD.md").read_text("utf-8")
 
 
+@pytest.mark.training
 def test_a_run_holding_in_domain_rows_out_chooses_a_decision_bias_on_them(
     tmp_path: Path,
 ) -> None:

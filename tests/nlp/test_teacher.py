@@ -87,6 +87,7 @@ def small_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+@pytest.mark.training
 def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path) -> None:
     student = replace(TEACHER_SETTINGS, tweets=None, limit=LIMIT)
     splits = load_splits(public_wheels(), student)
@@ -110,6 +111,7 @@ def test_the_teacher_labels_every_text_the_student_trains_on(small_teacher: Path
     np.testing.assert_allclose(stored, expected, atol=2e-2)
 
 
+@pytest.mark.training
 def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Path) -> None:
     record = json.loads((small_teacher / "logits.json").read_text(encoding="utf-8"))
     assert record["teacher"]["name"] == "sentence-transformers/all-mpnet-base-v2"
@@ -128,6 +130,7 @@ def test_the_teacher_record_says_what_it_is_and_how_it_scored(small_teacher: Pat
     assert record["transfer_in_domain_validation"] == [PROXY_VALIDATION]
 
 
+@pytest.mark.training
 def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: Path) -> None:
     result = _small_student(
         small_teacher,
@@ -150,6 +153,7 @@ def test_a_distilled_student_records_its_teacher(small_teacher: Path, tmp_path: 
     assert config["training"]["settings"]["transfer_comments"] == TRANSFER
 
 
+@pytest.mark.training
 def test_a_student_checked_on_in_domain_validation_gets_its_own_transfer_comments(
     small_teacher: Path, tmp_path: Path
 ) -> None:
@@ -170,6 +174,7 @@ def test_a_student_checked_on_in_domain_validation_gets_its_own_transfer_comment
     )
 
 
+@pytest.mark.training
 def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
     small_teacher: Path, tmp_path: Path
 ) -> None:
@@ -180,6 +185,7 @@ def test_a_student_refuses_transfer_comments_its_teacher_did_not_label(
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.training
 def test_the_refusal_names_the_teacher_option_a_validation_run_needs(
     small_teacher: Path, tmp_path: Path
 ) -> None:
@@ -205,6 +211,7 @@ def test_the_refusal_names_the_teacher_option_a_validation_run_needs(
         (["--teacher-weight", "0.5", "--transfer-comments", "-1"], "must not be negative"),
     ],
 )
+@pytest.mark.training
 def test_it_refuses_bad_teacher_options(options: list[str], message: str) -> None:
     result = _aftercare("train-sentiment", "--", *options)
     assert result.returncode == 2
@@ -222,12 +229,14 @@ def test_it_refuses_bad_teacher_options(options: list[str], message: str) -> Non
         ),
     ],
 )
+@pytest.mark.training
 def test_the_teacher_refuses_bad_transfer_options(options: list[str], message: str) -> None:
     result = _aftercare("train-teacher", "--", *options)
     assert result.returncode == 2
     assert message in result.stderr
 
 
+@pytest.mark.training
 def test_averaging_teachers_writes_the_mean_of_their_logits_and_their_records(
     tmp_path: Path,
 ) -> None:
@@ -264,6 +273,7 @@ def test_averaging_teachers_writes_the_mean_of_their_logits_and_their_records(
         ),
     ],
 )
+@pytest.mark.training
 def test_averaging_refuses_missing_files_and_overwriting_a_member(
     options: list[str], message: str
 ) -> None:
