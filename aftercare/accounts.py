@@ -21,7 +21,7 @@ from aftercare.db import write_transaction
 from aftercare.errors import InvalidInput, NotFound
 from aftercare.fields import Text
 from aftercare.tables import ApiToken, Owner
-from aftercare.task_changes import Actor
+from aftercare.tasks import Actor
 
 Role = Literal["admin", "lead", "owner", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "lead", "owner", "viewer")

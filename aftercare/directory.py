@@ -15,7 +15,8 @@ from aftercare.fields import Email, Text
 from aftercare.routing import open_task_counts
 from aftercare.settings import SettingsError
 from aftercare.tables import Owner, Team
-from aftercare.task_changes import Actor, move_open_tasks_away
+from aftercare.task_changes import move_open_tasks_away
+from aftercare.tasks import Actor
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Name = Annotated[Text, msgspec.Meta(min_length=1, max_length=200)]

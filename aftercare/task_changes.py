@@ -15,7 +15,7 @@ from aftercare.errors import Conflict, InvalidInput, NotFound
 from aftercare.fields import MAX_ID, Text
 from aftercare.routing import OPEN_STATUSES, choose_assignee
 from aftercare.tables import FollowUpTask, Owner, RootCause, TaskEvent
-from aftercare.tasks import TaskPriority, TaskStatus
+from aftercare.tasks import Actor, TaskPriority, TaskStatus, record_task_event
 
 # open -> in_progress -> waiting_on_customer -> resolved | not_resolvable, back from waiting to
 # in progress, and resolving straight from in progress. Resolved and not resolvable are final.
@@ -32,13 +32,6 @@ Note = Annotated[Text, msgspec.Meta(min_length=1, max_length=5000)]
 OwnerId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 ContactChannel = Literal["phone", "email", "chat"]
 ContactOutcome = Literal["reached", "no_answer", "left_message"]
-
-
-class Actor(msgspec.Struct, frozen=True, kw_only=True):
-    """Who made a change, as its event records them."""
-
-    label: str
-    user_id: int | None = None
 
 
 class TaskChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -101,15 +94,14 @@ async def change_task(
             values[FollowUpTask.resolved_at] = now
         await FollowUpTask.update(values).where(FollowUpTask.id == task_id)
         for field, value in wanted.items():
-            await _event(
-                task_id, f"{field}_changed", actor, now, {"before": task[field], "after": value}
-            )
+            change = {"before": task[field], "after": value}
+            await record_task_event(task_id, f"{field}_changed", actor, change, now)
 
 
 async def add_note(task_id: int, note: NewNote, *, actor: Actor, now: dt.datetime) -> None:
     async with write_transaction():
         await _task(task_id)
-        await _event(task_id, "note", actor, now, {"text": note.text})
+        await record_task_event(task_id, "note", actor, {"text": note.text}, now)
         await FollowUpTask.update({FollowUpTask.updated_at: now}).where(FollowUpTask.id == task_id)
 
 
@@ -119,7 +111,7 @@ async def record_contact(
     """A call, email or chat with the customer; the first one starts the time to contact."""
     async with write_transaction():
         task = await _task(task_id)
-        await _event(task_id, "contact", actor, now, msgspec.structs.asdict(contact))
+        await record_task_event(task_id, "contact", actor, msgspec.structs.asdict(contact), now)
         values: dict[Any, Any] = {FollowUpTask.updated_at: now}
         if task["first_contacted_at"] is None:
             values[FollowUpTask.first_contacted_at] = now
@@ -200,21 +192,6 @@ async def _check_owner(owner_id: int, team_id: int | None) -> None:
         raise InvalidInput("owner_id", "the new owner must belong to the task's team")
 
 
-async def _event(
-    task_id: int, kind: str, actor: Actor, now: dt.datetime, data: dict[str, Any]
-) -> None:
-    payload = {**data, "actor_user_id": actor.user_id} if actor.user_id is not None else data
-    await TaskEvent.insert(
-        TaskEvent(
-            task=task_id,
-            kind=kind,
-            actor=actor.label,
-            data=msgspec.json.encode(payload).decode(),
-            at=now,
-        )
-    )
-
-
 async def move_open_tasks_away(
     owner_id: int, *, reason: str, fallback_owner_email: str, actor: Actor, now: dt.datetime
 ) -> int:
@@ -234,16 +211,11 @@ async def move_open_tasks_away(
         await FollowUpTask.update(
             {FollowUpTask.owner: assignment.owner_id, FollowUpTask.updated_at: now}
         ).where(FollowUpTask.id == task["id"])
-        await _event(
-            task["id"],
-            "owner_id_changed",
-            actor,
-            now,
-            {
-                "before": owner_id,
-                "after": assignment.owner_id,
-                "reason": reason,
-                "rule": assignment.rule,
-            },
-        )
+        moved = {
+            "before": owner_id,
+            "after": assignment.owner_id,
+            "reason": reason,
+            "rule": assignment.rule,
+        }
+        await record_task_event(task["id"], "owner_id_changed", actor, moved, now)
     return len(tasks)

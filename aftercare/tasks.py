@@ -191,7 +191,7 @@ async def open_follow_up_task(
         return None
     task_id = int(inserted[0]["id"])
     created = {"reasons": reasons, "owner_id": assignment.owner_id, "rule": assignment.rule}
-    await _system_event(task_id, "created", created, now)
+    await record_task_event(task_id, "created", SYSTEM, created, now)
     return FollowUp(task_id=task_id, opened=True)
 
 
@@ -218,17 +218,34 @@ async def _attach_to_open_task(
     )
     if not claimed:
         return None
-    await _system_event(candidate["id"], RESPONSE_ATTACHED, msgspec.structs.asdict(attached), now)
+    await record_task_event(
+        candidate["id"], RESPONSE_ATTACHED, SYSTEM, msgspec.structs.asdict(attached), now
+    )
     return int(candidate["id"])
 
 
-async def _system_event(task_id: int, kind: str, data: dict[str, Any], now: dt.datetime) -> None:
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who made a change, as its event records them."""
+
+    label: str
+    user_id: int | None = None
+
+
+# Changes the product makes itself: opening a task, attaching a repeat complaint.
+SYSTEM = Actor(label="system")
+
+
+async def record_task_event(
+    task_id: int, kind: str, actor: Actor, data: dict[str, Any], now: dt.datetime
+) -> None:
+    """One event of a task's history; call inside the transaction of the change it records."""
+    payload = {**data, "actor_user_id": actor.user_id} if actor.user_id is not None else data
     await TaskEvent.insert(
         TaskEvent(
             task=task_id,
             kind=kind,
-            actor="system",
-            data=msgspec.json.encode(data).decode(),
+            actor=actor.label,
+            data=msgspec.json.encode(payload).decode(),
             at=now,
         )
     )
@@ -306,9 +323,7 @@ def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:
         conditions.append(FollowUpTask.status.is_in(OPEN_STATUSES))
         conditions.append(FollowUpTask.due_at < now)
     elif filters.overdue is False:
-        conditions.append(
-            FollowUpTask.status.not_in(OPEN_STATUSES) | (FollowUpTask.due_at >= now)
-        )
+        conditions.append(FollowUpTask.status.not_in(OPEN_STATUSES) | (FollowUpTask.due_at >= now))
     return conditions
 
 

@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from aftercare.accounts import Caller, caller_for_token
 from aftercare.clock import Clock
 from aftercare.settings import Settings
-from aftercare.task_changes import Actor
+from aftercare.tasks import Actor
 
 _CALLER = "aftercare_caller"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -10,7 +10,7 @@ from aftercare import directory
 from aftercare.clock import Clock
 from aftercare.directory import NewOwner, NewTeam, OwnerChanges, OwnerView, TeamView
 from aftercare.settings import Settings
-from aftercare.task_changes import Actor
+from aftercare.tasks import Actor
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody

@@ -10,7 +10,6 @@ from litestar.params import FromQuery, JSONBody, Parameter
 
 from aftercare.clock import Clock
 from aftercare.task_changes import (
-    Actor,
     NewContact,
     NewNote,
     TaskChanges,
@@ -21,6 +20,7 @@ from aftercare.task_changes import (
     record_contact,
 )
 from aftercare.tasks import (
+    Actor,
     TaskFilters,
     TaskPage,
     TaskPriority,

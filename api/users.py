@@ -14,7 +14,7 @@ from aftercare.accounts import IssuedToken, NewToken, TokenView
 from aftercare.clock import Clock
 from aftercare.directory import NewUser, OwnerView, UserChanges
 from aftercare.settings import Settings
-from aftercare.task_changes import Actor
+from aftercare.tasks import Actor
 from api.auth import caller_of, require_admin
 from api.openapi import problems
 from api.params import Id
