@@ -8,7 +8,9 @@ from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, Parameter
 
+from aftercare.accounts import Caller
 from aftercare.clock import Clock
+from aftercare.errors import InvalidInput
 from aftercare.task_changes import (
     NewContact,
     NewNote,
@@ -45,12 +47,20 @@ class TaskController(Controller):
     @get(
         "/",
         summary="List follow-up tasks (soonest deadline first by default)",
-        responses=problems({422: "`since` fits the date pattern but names no real day"}),
+        responses=problems(
+            {
+                422: "`since` fits the date pattern but names no real day, or `owner=me` comes "
+                "with the bootstrap token, which belongs to no one"
+            }
+        ),
     )
     async def find(
         self,
         clock: NamedDependency[Clock],
-        owner: Annotated[str | None, Parameter(description="Owner email", max_length=320)] = None,
+        caller: NamedDependency[Caller],
+        owner: Annotated[
+            str | None, Parameter(description="Owner email, or `me`", max_length=320)
+        ] = None,
         team: Annotated[str | None, Parameter(description="Team slug", max_length=64)] = None,
         status: Annotated[
             list[TaskStatus] | None, Parameter(description="Repeat for several")
@@ -63,7 +73,7 @@ class TaskController(Controller):
         offset: Offset = 0,
     ) -> TaskPage:
         filters = TaskFilters(
-            owner_email=owner,
+            owner_email=_email_of(caller) if owner == "me" else owner,
             team=team,
             statuses=tuple(status or ()),
             overdue=overdue,
@@ -143,6 +153,27 @@ class TaskController(Controller):
         await record_contact(task_id, data, actor=actor, now=clock())
         return Response(await list_task_events(task_id), status_code=201)
 
+    @post(
+        "/{task_id:int}/claim",
+        summary="Take a task: its owner becomes the caller",
+        status_code=200,
+        responses=problems(
+            {
+                404: NO_TASK,
+                409: "The task is final",
+                422: "The caller is not an active owner of the task's team, or is the bootstrap "
+                "token, which belongs to no one",
+            }
+        ),
+    )
+    async def claim(
+        self, task_id: Id, clock: NamedDependency[Clock], caller: NamedDependency[Caller]
+    ) -> TaskView:
+        now = clock()
+        changes = TaskChanges(owner_id=_user_id_of(caller))
+        await change_task(task_id, changes, actor=caller.actor, now=now)
+        return await get_task(task_id, now=now)
+
     @get(
         "/{task_id:int}/events",
         summary="A task's history, oldest first",
@@ -150,3 +181,14 @@ class TaskController(Controller):
     )
     async def events(self, task_id: Id) -> list[TaskEventView]:
         return await list_task_events(task_id)
+
+
+def _user_id_of(caller: Caller) -> int:
+    if caller.user_id is None:
+        raise InvalidInput("owner", "the bootstrap token belongs to no one: use a personal token")
+    return caller.user_id
+
+
+def _email_of(caller: Caller) -> str:
+    _user_id_of(caller)
+    return caller.label

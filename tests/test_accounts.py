@@ -209,3 +209,36 @@ def test_the_demo_prints_logins_for_an_admin_a_lead_and_two_owners(tmp_path: Pat
         "sam@example.com",
         "marco@example.com",
     }
+
+
+def test_an_owner_claims_a_task_of_their_team_and_finds_it_under_me(
+    api: ApiClient, people: dict[str, Any]
+) -> None:
+    api.create_team("billing")
+    owner = people["owner"]
+    outsider = _user(api, "bill@example.org", "owner", ["billing"])
+    case = api.close_case("CLAIM-1", team="support")
+    api.answer_survey_form(case["survey_url"], nps=1, csat=1, comment="")
+    task_id = api.wait_until_analysed(api.response_id_of_case(case["case_id"]))[
+        "follow_up_task_id"
+    ]
+    mine = _as(api, _token_for(api, owner))
+    # Routing gave her the task; away and back again leaves it unassigned (no one else).
+    api.patch(f"/api/v1/users/{owner['id']}", json={"away_until": "2099-01-01T00:00:00Z"})
+    api.patch(f"/api/v1/users/{owner['id']}", json={"away_until": None})
+    assert api.http.get("/api/v1/tasks?owner=me", headers=mine).json()["total"] == 0
+
+    claimed = api.http.post(f"/api/v1/tasks/{task_id}/claim", headers=mine)
+
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["owner"]["email"] == "olivia@example.org"
+    listed = api.http.get("/api/v1/tasks?owner=me", headers=mine).json()
+    assert [task["id"] for task in listed["items"]] == [task_id]
+    event = api.get(f"/api/v1/tasks/{task_id}/events").json()[-1]
+    assert (event["kind"], event["actor"]) == ("owner_id_changed", "olivia@example.org")
+    outside = api.http.post(
+        f"/api/v1/tasks/{task_id}/claim", headers=_as(api, _token_for(api, outsider))
+    )
+    assert outside.status_code == 422
+    assert api.post(f"/api/v1/tasks/{task_id}/claim").status_code == 422
+    assert api.get("/api/v1/tasks?owner=me").status_code == 422
