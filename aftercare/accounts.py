@@ -21,7 +21,7 @@ from aftercare.db import write_transaction
 from aftercare.errors import InvalidInput, NotFound
 from aftercare.fields import Text
 from aftercare.tables import ApiToken, Owner
-from aftercare.tasks import Actor
+from aftercare.tasks import EVERY_TASK, Actor, TaskScope
 
 Role = Literal["admin", "lead", "owner", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "lead", "owner", "viewer")
@@ -40,10 +40,19 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     label: str
     user_id: int | None = None
+    # The teams the caller belongs to (empty for the bootstrap token).
+    team_ids: frozenset[int] = frozenset()
 
     @property
     def actor(self) -> Actor:
         return Actor(label=self.label, user_id=self.user_id)
+
+    @property
+    def task_scope(self) -> TaskScope:
+        """Admins and viewers see every task; leads and owners their teams' and their own."""
+        if self.role in ("admin", "viewer"):
+            return EVERY_TASK
+        return TaskScope(team_ids=self.team_ids, owner_id=self.user_id)
 
     @property
     def may_change(self) -> bool:
@@ -157,21 +166,32 @@ async def caller_for_token(token: str, *, bootstrap_token: str, now: dt.datetime
         return None
     row = (
         await ApiToken.select(
-            ApiToken.id,
-            ApiToken.last_used_at,
-            ApiToken.owner.id.as_alias("user_id"),
-            ApiToken.owner.email.as_alias("email"),
-            ApiToken.owner.role.as_alias("role"),
-            ApiToken.owner.active.as_alias("active"),
+            ApiToken.id, ApiToken.last_used_at, ApiToken.owner.id.as_alias("user_id")
         )
         .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_null())
         .first()
     )
-    if row is None or not row["active"]:
+    if row is None:
+        return None
+    caller = await caller_for_user(row["user_id"])
+    if caller is None:
         return None
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
-    return Caller(role=row["role"], label=row["email"], user_id=row["user_id"])
+    return caller
+
+
+async def caller_for_user(user_id: int) -> Caller | None:
+    """The user as a caller, with their role and teams; None when unknown or deactivated."""
+    row = (
+        await Owner.select(Owner.id, Owner.email, Owner.role, Owner.active, Owner.team)
+        .where(Owner.id == user_id)
+        .first()
+    )
+    if row is None or not row["active"]:
+        return None
+    teams = frozenset({row["team"]}) if row["team"] is not None else frozenset()
+    return Caller(role=row["role"], label=row["email"], user_id=row["id"], team_ids=teams)
 
 
 def _token_hash(token: str) -> str:

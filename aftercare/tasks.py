@@ -126,6 +126,28 @@ class TaskPage(msgspec.Struct, frozen=True, kw_only=True):
     offset: int
 
 
+class TaskScope(msgspec.Struct, frozen=True, kw_only=True):
+    """Which tasks a caller may see: every task, or those of their teams and those they own
+    (a fallback owner may own a task of a team they are not in)."""
+
+    # None: every team's tasks.
+    team_ids: frozenset[int] | None = None
+    owner_id: int | None = None
+
+    def condition(self) -> Any | None:
+        """The WHERE condition for this scope; None when it sees every task."""
+        if self.team_ids is None:
+            return None
+        # Never an empty IN (): a caller without teams sees only what they own.
+        owned = FollowUpTask.owner == (self.owner_id if self.owner_id is not None else -1)
+        if not self.team_ids:
+            return owned
+        return FollowUpTask.team.is_in(sorted(self.team_ids)) | owned
+
+
+EVERY_TASK = TaskScope()
+
+
 class TaskFilters(msgspec.Struct, frozen=True, kw_only=True):
     """Which tasks a list shows; each field left empty matches every task."""
 
@@ -136,6 +158,7 @@ class TaskFilters(msgspec.Struct, frozen=True, kw_only=True):
     priority: TaskPriority | None = None
     created_since: dt.datetime | None = None
     sort: TaskSort = "due"
+    scope: TaskScope = EVERY_TASK
 
 
 class FollowUp(msgspec.Struct, frozen=True, kw_only=True):
@@ -309,6 +332,9 @@ async def list_tasks(
 
 def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:
     conditions: list[Any] = []
+    scope = filters.scope.condition()
+    if scope is not None:
+        conditions.append(scope)
     if filters.owner_email is not None:
         conditions.append(FollowUpTask.owner.email == filters.owner_email.lower())
     if filters.team is not None:
@@ -327,11 +353,24 @@ def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:
     return conditions
 
 
-async def get_task(task_id: int, *, now: dt.datetime) -> TaskView:
-    rows = await FollowUpTask.select(*_TASK_COLUMNS).where(FollowUpTask.id == task_id)
+async def get_task(task_id: int, *, now: dt.datetime, scope: TaskScope = EVERY_TASK) -> TaskView:
+    """One task; NotFound also when it lies outside `scope` (its existence is not revealed)."""
+    rows = await FollowUpTask.select(*_TASK_COLUMNS).where(*_one_task(task_id, scope))
     if not rows:
         raise NotFound(f"No follow-up task with id {task_id}.")
     return (await _task_views(rows, now))[0]
+
+
+async def ensure_task_visible(task_id: int, scope: TaskScope) -> None:
+    """NotFound unless the task exists inside `scope`: call before changing it."""
+    if not await FollowUpTask.exists().where(*_one_task(task_id, scope)):
+        raise NotFound(f"No follow-up task with id {task_id}.")
+
+
+def _one_task(task_id: int, scope: TaskScope) -> list[Any]:
+    scope_condition = scope.condition()
+    conditions = [FollowUpTask.id == task_id]
+    return conditions if scope_condition is None else [*conditions, scope_condition]
 
 
 async def _task_views(rows: list[dict[str, Any]], now: dt.datetime) -> list[TaskView]:

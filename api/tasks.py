@@ -22,13 +22,13 @@ from aftercare.task_changes import (
     record_contact,
 )
 from aftercare.tasks import (
-    Actor,
     TaskFilters,
     TaskPage,
     TaskPriority,
     TaskSort,
     TaskStatus,
     TaskView,
+    ensure_task_visible,
     get_task,
     list_tasks,
 )
@@ -80,12 +80,15 @@ class TaskController(Controller):
             priority=priority,
             created_since=parse_instant("since", since),
             sort=sort,
+            scope=caller.task_scope,
         )
         return await list_tasks(filters, now=clock(), limit=limit, offset=offset)
 
     @get("/{task_id:int}", summary="One follow-up task", responses=problems({404: NO_TASK}))
-    async def read(self, task_id: Id, clock: NamedDependency[Clock]) -> TaskView:
-        return await get_task(task_id, now=clock())
+    async def read(
+        self, task_id: Id, clock: NamedDependency[Clock], caller: NamedDependency[Caller]
+    ) -> TaskView:
+        return await get_task(task_id, now=clock(), scope=caller.task_scope)
 
     @patch(
         "/{task_id:int}",
@@ -111,10 +114,11 @@ class TaskController(Controller):
         task_id: Id,
         data: JSONBody[TaskChanges],
         clock: NamedDependency[Clock],
-        actor: NamedDependency[Actor],
+        caller: NamedDependency[Caller],
     ) -> TaskView:
         now = clock()
-        await change_task(task_id, data, actor=actor, now=now)
+        await ensure_task_visible(task_id, caller.task_scope)
+        await change_task(task_id, data, actor=caller.actor, now=now)
         return await get_task(task_id, now=now)
 
     @post(
@@ -130,9 +134,10 @@ class TaskController(Controller):
         task_id: Id,
         data: JSONBody[NewNote],
         clock: NamedDependency[Clock],
-        actor: NamedDependency[Actor],
+        caller: NamedDependency[Caller],
     ) -> Response[list[TaskEventView]]:
-        await add_note(task_id, data, actor=actor, now=clock())
+        await ensure_task_visible(task_id, caller.task_scope)
+        await add_note(task_id, data, actor=caller.actor, now=clock())
         return Response(await list_task_events(task_id), status_code=201)
 
     @post(
@@ -148,9 +153,10 @@ class TaskController(Controller):
         task_id: Id,
         data: JSONBody[NewContact],
         clock: NamedDependency[Clock],
-        actor: NamedDependency[Actor],
+        caller: NamedDependency[Caller],
     ) -> Response[list[TaskEventView]]:
-        await record_contact(task_id, data, actor=actor, now=clock())
+        await ensure_task_visible(task_id, caller.task_scope)
+        await record_contact(task_id, data, actor=caller.actor, now=clock())
         return Response(await list_task_events(task_id), status_code=201)
 
     @post(
@@ -170,6 +176,7 @@ class TaskController(Controller):
         self, task_id: Id, clock: NamedDependency[Clock], caller: NamedDependency[Caller]
     ) -> TaskView:
         now = clock()
+        await ensure_task_visible(task_id, caller.task_scope)
         changes = TaskChanges(owner_id=_user_id_of(caller))
         await change_task(task_id, changes, actor=caller.actor, now=now)
         return await get_task(task_id, now=now)
@@ -179,7 +186,8 @@ class TaskController(Controller):
         summary="A task's history, oldest first",
         responses=problems({404: NO_TASK}),
     )
-    async def events(self, task_id: Id) -> list[TaskEventView]:
+    async def events(self, task_id: Id, caller: NamedDependency[Caller]) -> list[TaskEventView]:
+        await ensure_task_visible(task_id, caller.task_scope)
         return await list_task_events(task_id)
 
 

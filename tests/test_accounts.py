@@ -211,7 +211,7 @@ def test_the_demo_prints_logins_for_an_admin_a_lead_and_two_owners(tmp_path: Pat
     }
 
 
-def test_an_owner_claims_a_task_of_their_team_and_finds_it_under_me(
+def test_an_owner_claims_a_task_of_their_team_and_another_team_cannot_see_it(
     api: ApiClient, people: dict[str, Any]
 ) -> None:
     api.create_team("billing")
@@ -236,9 +236,11 @@ def test_an_owner_claims_a_task_of_their_team_and_finds_it_under_me(
     assert [task["id"] for task in listed["items"]] == [task_id]
     event = api.get(f"/api/v1/tasks/{task_id}/events").json()[-1]
     assert (event["kind"], event["actor"]) == ("owner_id_changed", "olivia@example.org")
-    outside = api.http.post(
-        f"/api/v1/tasks/{task_id}/claim", headers=_as(api, _token_for(api, outsider))
-    )
-    assert outside.status_code == 422
+    theirs = _as(api, _token_for(api, outsider))
+    # Another team's task does not exist for them: not in their list, 404 to read or claim.
+    assert api.http.get("/api/v1/tasks", headers=theirs).json()["total"] == 0
+    assert api.http.get(f"/api/v1/tasks/{task_id}", headers=theirs).status_code == 404
+    assert api.http.post(f"/api/v1/tasks/{task_id}/claim", headers=theirs).status_code == 404
+    assert api.http.get(f"/api/v1/tasks/{task_id}/events", headers=theirs).status_code == 404
     assert api.post(f"/api/v1/tasks/{task_id}/claim").status_code == 422
     assert api.get("/api/v1/tasks?owner=me").status_code == 422
