@@ -12,7 +12,7 @@ import msgspec
 
 from aftercare.clock import Clock
 from aftercare.db import write_transaction
-from aftercare.tables import Analysis, CommentSentence, SurveyResponse
+from aftercare.tables import Analysis, CommentSentence, SentenceTopic, SurveyResponse
 from aftercare.tasks import FollowUpPolicy, open_follow_up_task
 from aftercare.topics import TopicView, list_topics
 from nlp.results import CommentAnalysis
@@ -248,38 +248,63 @@ def _details(result: CommentAnalysis | None) -> dict[str, Any]:
 
 
 async def _store_sentences(response_id: int, result: CommentAnalysis | None, now: Any) -> None:
-    """One row per sentence, keyed by position: re-analysis overwrites, never duplicates."""
+    """One row per sentence, keyed by position, and one per topic found in it: re-analysis
+    overwrites, never duplicates."""
     sentences = result.sentences if result else ()
+    await SentenceTopic.delete().where(SentenceTopic.response == response_id)
     await CommentSentence.delete().where(
         CommentSentence.response == response_id, CommentSentence.position >= len(sentences)
     )
     for position, sentence in enumerate(sentences):
-        await CommentSentence.insert(
-            CommentSentence(
-                key=f"{response_id}:{position}",
-                response=response_id,
-                position=position,
-                text=sentence.text,
-                sentiment_label=sentence.sentiment.label if sentence.sentiment else None,
-                sentiment_score=round(sentence.sentiment.score, 4) if sentence.sentiment else None,
-                topics=msgspec.json.encode(sentence.topics).decode(),
-                embedding=sentence.embedding,
-                model_version=result.model_version if result else "",
-                analysed_at=now,
+        label = sentence.sentiment.label if sentence.sentiment else None
+        stored = (
+            await CommentSentence.insert(
+                CommentSentence(
+                    key=f"{response_id}:{position}",
+                    response=response_id,
+                    position=position,
+                    text=sentence.text,
+                    sentiment_label=label,
+                    sentiment_score=round(sentence.sentiment.score, 4)
+                    if sentence.sentiment
+                    else None,
+                    topics=msgspec.json.encode(sentence.topics).decode(),
+                    embedding=sentence.embedding,
+                    model_version=result.model_version if result else "",
+                    analysed_at=now,
+                )
             )
-        ).on_conflict(
-            target=CommentSentence.key,
-            action="DO UPDATE",
-            values=[
-                CommentSentence.text,
-                CommentSentence.sentiment_label,
-                CommentSentence.sentiment_score,
-                CommentSentence.topics,
-                CommentSentence.embedding,
-                CommentSentence.model_version,
-                CommentSentence.analysed_at,
-            ],
+            .on_conflict(
+                target=CommentSentence.key,
+                action="DO UPDATE",
+                values=[
+                    CommentSentence.text,
+                    CommentSentence.sentiment_label,
+                    CommentSentence.sentiment_score,
+                    CommentSentence.topics,
+                    CommentSentence.embedding,
+                    CommentSentence.model_version,
+                    CommentSentence.analysed_at,
+                ],
+            )
+            .returning(CommentSentence.id)
         )
+        if sentence.topics:
+            await SentenceTopic.insert(
+                *(
+                    SentenceTopic(
+                        key=f"{response_id}:{position}:{topic.key}",
+                        response=response_id,
+                        sentence=stored[0]["id"],
+                        position=position,
+                        topic=topic.key,
+                        score=round(topic.score, 4),
+                        sentiment_label=label,
+                        analysed_at=now,
+                    )
+                    for topic in sentence.topics
+                )
+            )
 
 
 async def _responses(response_ids: list[int], *, pending_only: bool) -> list[dict[str, Any]]:

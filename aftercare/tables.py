@@ -228,6 +228,23 @@ class CommentSentence(Table):
     analysed_at = Timestamptz(index=True)
 
 
+class SentenceTopic(Table):
+    """A topic found in one sentence, with that sentence's sentiment: topics as rows, so that
+    filters and reports aggregate in SQL instead of reading JSON."""
+
+    id: Serial
+    # "<response id>:<position>:<topic key>": re-analysis replaces, never duplicates.
+    key = Varchar(length=200, unique=True)
+    response = ForeignKey(SurveyResponse, null=False, on_delete=OnDelete.cascade, index=True)
+    sentence = ForeignKey(CommentSentence, null=False, on_delete=OnDelete.cascade)
+    position = Integer()
+    topic = Varchar(length=64, index=True)
+    # How close the sentence is to the topic (the model's similarity score).
+    score = Real()
+    sentiment_label = Varchar(length=16, null=True, default=None)
+    analysed_at = Timestamptz(index=True)
+
+
 class DiscoveryRun(Table):
     """One run of the theme discovery job over recent sentences."""
 
@@ -267,6 +284,7 @@ ALL_TABLES: list[type[Table]] = [
     OutboxMessage,
     Topic,
     CommentSentence,
+    SentenceTopic,
     DiscoveryRun,
     DiscoveredTheme,
 ]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from aftercare.db import locking_rows
-from aftercare.errors import NotFound
+from aftercare.errors import InvalidInput, NotFound
 from aftercare.responses import (
     RESPONSE_ATTACHED,
     CommentReading,
@@ -23,9 +23,11 @@ from aftercare.tables import (
     Analysis,
     Customer,
     FollowUpTask,
+    SentenceTopic,
     SupportCase,
     SurveyResponse,
     TaskEvent,
+    Topic,
 )
 
 TaskStatus = Literal["open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"]
@@ -156,6 +158,8 @@ class TaskFilters(msgspec.Struct, frozen=True, kw_only=True):
     statuses: tuple[TaskStatus, ...] = ()
     overdue: bool | None = None
     priority: TaskPriority | None = None
+    # A topic key: tasks whose answer mentions it in at least one sentence.
+    topic: str | None = None
     created_since: dt.datetime | None = None
     sort: TaskSort = "due"
     scope: TaskScope = EVERY_TASK
@@ -313,6 +317,8 @@ async def list_tasks(
     filters: TaskFilters, *, now: dt.datetime, limit: int = 100, offset: int = 0
 ) -> TaskPage:
     """A page of tasks with their customer, case, answers and analysis, and how many match."""
+    if filters.topic is not None and not await Topic.exists().where(Topic.key == filters.topic):
+        raise InvalidInput("topic", f"no topic with key {filters.topic!r}")
     conditions = _conditions(filters, now)
     query = FollowUpTask.select(*_TASK_COLUMNS)
     count = FollowUpTask.count()
@@ -343,6 +349,11 @@ def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:
         conditions.append(FollowUpTask.status.is_in(list(filters.statuses)))
     if filters.priority is not None:
         conditions.append(FollowUpTask.priority == filters.priority)
+    if filters.topic is not None:
+        mentioning = SentenceTopic.select(SentenceTopic.response).where(
+            SentenceTopic.topic == filters.topic
+        )
+        conditions.append(FollowUpTask.response.is_in(mentioning))
     if filters.created_since is not None:
         conditions.append(FollowUpTask.created_at >= filters.created_since)
     if filters.overdue is True:

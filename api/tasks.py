@@ -49,8 +49,8 @@ class TaskController(Controller):
         summary="List follow-up tasks (soonest deadline first by default)",
         responses=problems(
             {
-                422: "`since` fits the date pattern but names no real day, or `owner=me` comes "
-                "with the bootstrap token, which belongs to no one"
+                422: "`since` fits the date pattern but names no real day, `topic` names no "
+                "topic, or `owner=me` comes with the bootstrap token, which belongs to no one"
             }
         ),
     )
@@ -67,6 +67,9 @@ class TaskController(Controller):
         ] = None,
         overdue: FromQuery[bool | None] = None,
         priority: FromQuery[TaskPriority | None] = None,
+        topic: Annotated[
+            str | None, Parameter(description="Topic key: the answer mentions it", max_length=64)
+        ] = None,
         since: Instant = None,
         sort: FromQuery[TaskSort] = "due",
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
@@ -78,6 +81,7 @@ class TaskController(Controller):
             statuses=tuple(status or ()),
             overdue=overdue,
             priority=priority,
+            topic=topic,
             created_since=parse_instant("since", since),
             sort=sort,
             scope=caller.task_scope,

@@ -75,3 +75,79 @@ def _migration_id(stem: str) -> str:
     year, month, day = date.split("_")
     hour, minute, second, micro = time_part.split("_")
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}:{micro}"
+
+
+TOPICS_AS_ROWS_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, datetime as dt, json, sys
+    import aftercare
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from aftercare.schema import migrate
+    from aftercare.tables import (
+        CommentSentence, Customer, Invitation, SentenceTopic, SupportCase, Survey, SurveyResponse
+    )
+
+    async def main():
+        result = await run_forwards(app_name="aftercare", migration_id=sys.argv[1])
+        assert result.success, result.message
+        now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+        [customer] = await Customer.insert(
+            Customer(email="c@example.org", name="C", created_at=now)).returning(Customer.id)
+        [case] = await SupportCase.insert(SupportCase(
+            external_id="OLD-1", subject="s", customer=customer["id"], team_key="", agent="",
+            closed_at=now, created_at=now)).returning(SupportCase.id)
+        [survey] = await Survey.insert(
+            Survey(slug="old", title="t", questions="[]", created_at=now)).returning(Survey.id)
+        [invitation] = await Invitation.insert(Invitation(
+            support_case=case["id"], survey=survey["id"], token="t" * 20, created_at=now
+        )).returning(Invitation.id)
+        [response] = await SurveyResponse.insert(SurveyResponse(
+            invitation=invitation["id"], support_case=case["id"], comment="x", answers="{}",
+            submitted_at=now, analysis_requested_at=now)).returning(SurveyResponse.id)
+        for position, topics in enumerate([["billing", "price_value"], [], ["delivery"]]):
+            matches = [{"key": key, "score": 0.5} for key in topics]
+            await CommentSentence.insert(CommentSentence(
+                key=f"{response['id']}:{position}", response=response["id"], position=position,
+                text="t", sentiment_label="negative", topics=json.dumps(matches),
+                embedding=b"", model_version="m", analysed_at=now))
+        await migrate()
+        rows = await SentenceTopic.select(
+            SentenceTopic.position, SentenceTopic.topic, SentenceTopic.sentiment_label
+        ).order_by(SentenceTopic.key)
+        print("rows:", [(r["position"], r["topic"], r["sentiment_label"]) for r in rows])
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_topics_stored_on_sentences_before_the_upgrade_become_rows(tmp_path: Path) -> None:
+    before_topic_rows = next(
+        stem
+        for stem, following in zip(MIGRATIONS, MIGRATIONS[1:], strict=False)
+        if following == "2026_12_06t05_16_29_031099"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_DATABASE_URL=fresh_database_url("aftercare_topic_rows"),
+        AFTERCARE_DATA_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TOPICS_AS_ROWS_SCRIPT,
+            _migration_id(before_topic_rows.replace("t", "T", 1)),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = [
+        (0, "billing", "negative"),
+        (0, "price_value", "negative"),
+        (2, "delivery", "negative"),
+    ]
+    assert f"rows: {expected}" in result.stdout

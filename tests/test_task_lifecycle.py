@@ -232,3 +232,33 @@ def test_root_causes_are_seeded_and_leads_can_add_their_own(api: ApiClient) -> N
     again = api.post("/api/v1/root-causes", json={"key": "carrier", "name": "Twice"})
     assert again.status_code == 409
     assert api.get("/api/v1/root-causes").json()[-1]["key"] == "carrier"
+
+
+def test_the_topic_filter_lists_the_tasks_whose_answer_mentions_the_topic(
+    desk: ApiClient,
+) -> None:
+    comments = {
+        "TOPIC-1": "I was charged twice and the invoice is still wrong.",
+        "TOPIC-2": "The parcel arrived two weeks late and the box was crushed.",
+        "TOPIC-3": "Nobody answered my emails for a week.",
+    }
+    tasks = []
+    for case, comment in comments.items():
+        invitation = desk.close_case(case, team="support")
+        desk.answer_survey_form(invitation["survey_url"], nps=1, csat=1, comment=comment)
+        analysed = desk.wait_until_analysed(desk.response_id_of_case(invitation["case_id"]))
+        tasks.append(desk.get(f"/api/v1/tasks/{analysed['follow_up_task_id']}").json())
+
+    def mentioned(task: dict[str, Any]) -> set[str]:
+        sentences = task["analysis"]["reading"]["sentences"]
+        return {topic for sentence in sentences for topic in sentence["topics"]}
+
+    topics = set().union(*(mentioned(task) for task in tasks))
+    # The model finds topics in these complaints, and not all the same ones.
+    assert topics and any(not topics <= mentioned(task) for task in tasks)
+    for topic in topics:
+        expected = [task["id"] for task in tasks if topic in mentioned(task)]
+        assert [task["id"] for task in desk.tasks(topic=topic)] == expected, topic
+    unknown = desk.get("/api/v1/tasks", params={"topic": "no-such-topic"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "topic"
