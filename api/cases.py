@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from aftercare.cases import CaseInvitation, CaseView, ClosedCase, get_case, record_closed_case
 from aftercare.clock import Clock
 from aftercare.settings import Settings
+from api.auth import ADMINS, REPORT_READERS
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
@@ -28,6 +29,7 @@ class CaseController(Controller):
         summary="Report a closed support case",
         description="Creates the case and its survey invitation (201). The same external_id "
         "again returns the existing invitation (200), never a second one.",
+        guards=[ADMINS],
         request_max_body_size=MAX_CASE_BODY,
         status_code=201,
         responses={200: ResponseSpec(CaseInvitation, description="The case was reported before")},
@@ -51,6 +53,7 @@ class CaseController(Controller):
     @get(
         "/{case_id:int}",
         summary="A case with its survey link and response id",
+        guards=[REPORT_READERS],
         responses=problems({404: "No case with this id"}),
     )
     async def read(self, case_id: Id, settings: NamedDependency[Settings]) -> CaseView:

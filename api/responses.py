@@ -17,6 +17,7 @@ from aftercare.responses import (
     submit_response,
 )
 from aftercare.settings import Settings
+from api.auth import ADMINS, REPORT_READERS
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
@@ -39,6 +40,7 @@ class ResponseController(Controller):
         "/",
         summary="Submit survey answers",
         description="JSON `{token, nps, csat, comment}`. 201 once; 409 if the link was used.",
+        guards=[ADMINS],
         request_max_body_size=MAX_RESPONSE_BODY,
         responses=problems(
             {
@@ -72,6 +74,7 @@ class ResponseController(Controller):
     @get(
         "/{response_id:int}",
         summary="A response with its analysis once done",
+        guards=[REPORT_READERS],
         responses=problems({404: "No response with this id"}),
     )
     async def read(self, response_id: Id) -> ResponseView:
