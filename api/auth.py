@@ -64,7 +64,8 @@ EVERYONE: RoleGuard = require_role("admin", "lead", "owner", "viewer")
 ADMINS: RoleGuard = require_role("admin")
 # Leads curate the taxonomy, root causes and their teams' availability.
 CURATORS: RoleGuard = require_role("admin", "lead")
-# Reports: cases, responses and themes, across teams; owners see theirs through their tasks.
+# Reports: cases, responses (a lead: of their teams) and themes; owners see their cases and
+# answers through their tasks.
 REPORT_READERS: RoleGuard = require_role("admin", "lead", "viewer")
 # Work on tasks (within the caller's task scope: another team's task is a 404).
 TASK_WORKERS: RoleGuard = require_role("admin", "lead", "owner")

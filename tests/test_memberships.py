@@ -199,3 +199,16 @@ def test_the_cli_puts_a_user_in_every_team_named(desk: ApiClient) -> None:
     assert "teams billing, support" in created.stdout
     users = {user["email"]: user for user in desk.get("/api/v1/users").json()}
     assert users["nia@example.org"]["teams"] == ["billing", "support"]
+
+
+def test_a_lead_reads_the_cases_and_responses_of_their_teams_only(desk: ApiClient) -> None:
+    _user(desk, "ann@example.org", "owner", ["support"])
+    task = _detractor_task(desk, "CASE-1", team="support")
+    case_path = f"/api/v1/cases/{task['case']['id']}"
+    response_path = f"/api/v1/responses/{task['answers']['response_id']}"
+    support_lead = _as(desk, _user(desk, "sue@example.org", "lead", ["support"]))
+    billing_lead = _as(desk, _user(desk, "bill@example.org", "lead", ["billing"]))
+
+    for path in (case_path, response_path):
+        assert desk.http.get(path, headers=support_lead).status_code == 200
+        assert desk.http.get(path, headers=billing_lead).status_code == 404
