@@ -241,7 +241,7 @@ async def list_owners(
     """Everyone (or the members of `team`); with `within_teams`, only members of those."""
     query = Owner.select(Owner.id)
     if team is not None:
-        query = query.where(Owner.id.is_in(await member_ids(await _team_ids_or_none(team)) or [-1]))
+        query = query.where(Owner.id.is_in(await member_ids(await _ids_of_team(team)) or [-1]))
     if within_teams is not None:
         query = query.where(Owner.id.is_in(await member_ids(within_teams) or [-1]))
     rows = await query.order_by(Owner.email)
@@ -258,8 +258,8 @@ async def get_owner(owner_id: int, *, within_teams: frozenset[int] | None = None
     return views[0]
 
 
-async def _team_ids_or_none(slug: str) -> list[int]:
-    """The team's id in a list, or an empty list when no team has this slug."""
+async def _ids_of_team(slug: str) -> list[int]:
+    """The team's id in a list; empty when no team has this slug (its member list is empty)."""
     rows = await Team.select(Team.id).where(Team.slug == slug)
     return [int(row["id"]) for row in rows]
 

@@ -87,7 +87,7 @@ MEMBERSHIP_SCRIPT = textwrap.dedent(
         await run("INSERT INTO team (slug, name, created_at) VALUES ('old', 'Old', '2026-01-01')")
         await run(
             "INSERT INTO owner (email, name, team, created_at) "
-            "SELECT 'ann@example.org', 'Ann', id, '2026-01-02' FROM team"
+            "SELECT 'ann@example.org', 'Ann', id, created_at FROM team"
         )
         await run("INSERT INTO owner (email, name, created_at) "
                   "VALUES ('bo@example.org', 'Bo', '2026-01-02')")
