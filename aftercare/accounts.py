@@ -22,6 +22,7 @@ from aftercare.errors import InvalidInput, NotFound
 from aftercare.fields import Text
 from aftercare.tables import ApiToken, Owner
 from aftercare.tasks import EVERY_TASK, Actor, TaskScope
+from aftercare.teams import team_ids_of
 
 Role = Literal["admin", "lead", "owner", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "lead", "owner", "viewer")
@@ -48,11 +49,19 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
         return Actor(label=self.label, user_id=self.user_id)
 
     @property
+    def within_teams(self) -> frozenset[int] | None:
+        """The teams whose tasks and people a lead or owner works with; None (every team) for
+        admins and viewers."""
+        if self.role in ("admin", "viewer"):
+            return None
+        return self.team_ids
+
+    @property
     def task_scope(self) -> TaskScope:
         """Admins and viewers see every task; leads and owners their teams' and their own."""
-        if self.role in ("admin", "viewer"):
+        if self.within_teams is None:
             return EVERY_TASK
-        return TaskScope(team_ids=self.team_ids, owner_id=self.user_id)
+        return TaskScope(team_ids=self.within_teams, owner_id=self.user_id)
 
     @property
     def may_change(self) -> bool:
@@ -184,13 +193,13 @@ async def caller_for_token(token: str, *, bootstrap_token: str, now: dt.datetime
 async def caller_for_user(user_id: int) -> Caller | None:
     """The user as a caller, with their role and teams; None when unknown or deactivated."""
     row = (
-        await Owner.select(Owner.id, Owner.email, Owner.role, Owner.active, Owner.team)
+        await Owner.select(Owner.id, Owner.email, Owner.role, Owner.active)
         .where(Owner.id == user_id)
         .first()
     )
     if row is None or not row["active"]:
         return None
-    teams = frozenset({row["team"]}) if row["team"] is not None else frozenset()
+    teams = await team_ids_of(row["id"])
     return Caller(role=row["role"], label=row["email"], user_id=row["id"], team_ids=teams)
 
 

@@ -11,7 +11,7 @@ import msgspec
 from aftercare.accounts import Role, set_password
 from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import Clock
-from aftercare.directory import NewOwner, NewTeam, create_owner, create_team
+from aftercare.directory import NewTeam, NewUser, create_owner, create_team
 from aftercare.errors import AlreadyAnswered, Conflict
 from aftercare.responses import SurveyAnswers, submit_response
 
@@ -19,14 +19,14 @@ DEMO_LEAD_EMAIL = "lead@example.com"
 
 TEAMS = [("support", "Customer Support"), ("billing", "Billing"), ("delivery", "Delivery")]
 DEMO_ADMIN_EMAIL = "admin@example.com"
-# (email, name, team, role)
-PEOPLE: list[tuple[str, str, str | None, Role]] = [
-    (DEMO_ADMIN_EMAIL, "Ada Admin", None, "admin"),
-    (DEMO_LEAD_EMAIL, "Lena Lead", None, "lead"),
-    ("sam@example.com", "Sam Okafor", "support", "owner"),
-    ("priya@example.com", "Priya Shah", "support", "owner"),
-    ("marco@example.com", "Marco Rossi", "billing", "owner"),
-    ("dana@example.com", "Dana Kim", "delivery", "owner"),
+# (email, name, teams, role): the lead leads two teams, Priya works in support and delivery.
+PEOPLE: list[tuple[str, str, list[str], Role]] = [
+    (DEMO_ADMIN_EMAIL, "Ada Admin", [], "admin"),
+    (DEMO_LEAD_EMAIL, "Lena Lead", ["support", "billing"], "lead"),
+    ("sam@example.com", "Sam Okafor", ["support"], "owner"),
+    ("priya@example.com", "Priya Shah", ["support", "delivery"], "owner"),
+    ("marco@example.com", "Marco Rossi", ["billing"], "owner"),
+    ("dana@example.com", "Dana Kim", ["delivery"], "owner"),
 ]
 # Who gets a password printed by `aftercare demo`: an admin, a lead and two owners.
 DEMO_LOGINS = [DEMO_ADMIN_EMAIL, DEMO_LEAD_EMAIL, "sam@example.com", "marco@example.com"]
@@ -112,9 +112,9 @@ async def seed_demo(*, public_url: str, clock: Clock) -> DemoResult:
     for slug, name in TEAMS:
         with contextlib.suppress(Conflict):
             await create_team(NewTeam(slug=slug, name=name), now=now)
-    for email, name, team, role in PEOPLE:
+    for email, name, teams, role in PEOPLE:
         with contextlib.suppress(Conflict):
-            await create_owner(NewOwner(email=email, name=name, team=team, role=role), now=now)
+            await create_owner(NewUser(email=email, name=name, teams=teams, role=role), now=now)
     logins = {email: secrets.token_urlsafe(12) for email in DEMO_LOGINS}
     for email, password in logins.items():
         await set_password(email, password)

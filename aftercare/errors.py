@@ -17,6 +17,12 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class Forbidden(DomainError):
+    """The caller's role may not make this change."""
+
+    title = "Forbidden"
+
+
 class Conflict(DomainError):
     title = "Conflict"
 

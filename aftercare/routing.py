@@ -13,6 +13,7 @@ import msgspec
 from piccolo.query.functions.aggregate import Count
 
 from aftercare.tables import FollowUpTask, Owner
+from aftercare.teams import member_ids
 
 OPEN_STATUSES = ["open", "in_progress", "waiting_on_customer"]
 
@@ -32,7 +33,7 @@ async def choose_assignee(
     excluding: int | None = None,
 ) -> Assignment:
     """Pick the owner for a follow-up task on a case handled by `team_id`: an available
-    (active, not away at `now`) owner of the team, else the fallback owner; never `excluding`
+    (active, not away at `now`) owner (role) in the team, else the fallback owner; never `excluding`
     (the owner a task is moving away from)."""
     available = _available(now, excluding)
     if team_id is not None:
@@ -65,7 +66,13 @@ def _available(now: dt.datetime, excluding: int | None) -> list[Any]:
 
 
 async def _least_loaded_owner(team_id: int, available: list[Any]) -> int | None:
-    owners = await Owner.select(Owner.id).where(Owner.team == team_id, *available)
+    members = await member_ids([team_id])
+    if not members:
+        return None
+    # Routing gives work to owners; leads and admins of a team take tasks by claiming them.
+    owners = await Owner.select(Owner.id).where(
+        Owner.id.is_in(members), Owner.role == "owner", *available
+    )
     if not owners:
         return None
     owner_ids = [row["id"] for row in owners]

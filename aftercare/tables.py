@@ -37,6 +37,8 @@ class Owner(Table):
     id: Serial
     email = Varchar(length=320, unique=True)
     name = Varchar(length=200)
+    # Legacy: the one team of the time before memberships (TeamMembership), copied into them by
+    # the memberships migration. Nothing reads or writes it; SQLite cannot drop an FK column.
     team = ForeignKey(Team, null=True, on_delete=OnDelete.set_null)
     role = Varchar(length=16, default="owner")
     # argon2id; empty until a password is set (then the person cannot sign in on the web).
@@ -45,6 +47,17 @@ class Owner(Table):
     # a later time. Either way their open tasks move to the team's other owners.
     active = Boolean(default=True)
     away_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class TeamMembership(Table):
+    """A person in a team: a person may be in several teams, a team has several people."""
+
+    id: Serial
+    # "<owner id>:<team id>": one row per pair (Piccolo has no unique over two columns).
+    key = Varchar(length=32, unique=True)
+    owner = ForeignKey(Owner, null=False, on_delete=OnDelete.cascade, index=True)
+    team = ForeignKey(Team, null=False, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz()
 
 
@@ -271,6 +284,7 @@ class DiscoveredTheme(Table):
 ALL_TABLES: list[type[Table]] = [
     Team,
     Owner,
+    TeamMembership,
     ApiToken,
     Customer,
     SupportCase,

@@ -16,6 +16,7 @@ from aftercare.fields import MAX_ID, Text
 from aftercare.routing import OPEN_STATUSES, choose_assignee
 from aftercare.tables import FollowUpTask, Owner, RootCause, TaskEvent
 from aftercare.tasks import Actor, TaskPriority, TaskStatus, record_task_event
+from aftercare.teams import is_member
 
 # open -> in_progress -> waiting_on_customer -> resolved | not_resolvable, back from waiting to
 # in progress, and resolving straight from in progress. Resolved and not resolvable are final.
@@ -185,19 +186,20 @@ async def _check_resolution(status: str, task: dict[str, Any]) -> None:
 
 
 async def _check_owner(owner_id: int, team_id: int | None) -> None:
-    owner = await Owner.select(Owner.active, Owner.team).where(Owner.id == owner_id).first()
-    if owner is None or not owner["active"]:
+    owner = await Owner.select(Owner.active, Owner.role).where(Owner.id == owner_id).first()
+    # A viewer reads and never works a task; everyone else in the team may own one.
+    if owner is None or not owner["active"] or owner["role"] == "viewer":
         raise InvalidInput("owner_id", f"no active owner with id {owner_id}")
-    if team_id is not None and owner["team"] != team_id:
-        raise InvalidInput("owner_id", "the new owner must belong to the task's team")
+    if team_id is not None and not await is_member(owner_id, team_id):
+        raise InvalidInput("owner_id", "the new owner must be a member of the task's team")
 
 
 async def move_open_tasks_away(
     owner_id: int, *, reason: str, fallback_owner_email: str, actor: Actor, now: dt.datetime
 ) -> int:
-    """Give an owner's open tasks to the team's other available owners, one at a time by the
-    balancing rule (so they spread), each move an event. Call inside the transaction that made
-    the owner unavailable; returns how many tasks moved."""
+    """Give an owner's open tasks, each to another available member of that task's team, one
+    at a time by the balancing rule (so they spread), each move an event. Call inside the
+    transaction that made the owner unavailable; returns how many tasks moved."""
     tasks = (
         await FollowUpTask.select(FollowUpTask.id, FollowUpTask.team)
         .where(FollowUpTask.owner == owner_id, FollowUpTask.status.is_in(OPEN_STATUSES))

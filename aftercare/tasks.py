@@ -378,6 +378,39 @@ async def ensure_task_visible(task_id: int, scope: TaskScope) -> None:
         raise NotFound(f"No follow-up task with id {task_id}.")
 
 
+async def ensure_case_visible(case_id: int, scope: TaskScope) -> None:
+    """NotFound unless the case is of a team in `scope`, or one of its tasks is in `scope`
+    (a lead reads their teams' cases, not the others')."""
+    if scope.team_ids is None:
+        if not await SupportCase.exists().where(SupportCase.id == case_id):
+            raise NotFound(f"No case with id {case_id}.")
+        return
+    case = await SupportCase.select(SupportCase.team).where(SupportCase.id == case_id).first()
+    if case is not None and case["team"] in scope.team_ids:
+        return
+    # A task of the case in scope: one of theirs from another team (as the fallback owner).
+    owned = FollowUpTask.owner == (scope.owner_id if scope.owner_id is not None else -1)
+    if case is None or not await FollowUpTask.exists().where(
+        FollowUpTask.support_case == case_id, owned
+    ):
+        raise NotFound(f"No case with id {case_id}.")
+
+
+async def ensure_response_visible(response_id: int, scope: TaskScope) -> None:
+    """NotFound unless the response's case is visible in `scope`."""
+    row = (
+        await SurveyResponse.select(SurveyResponse.support_case)
+        .where(SurveyResponse.id == response_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No response with id {response_id}.")
+    try:
+        await ensure_case_visible(row["support_case"], scope)
+    except NotFound:
+        raise NotFound(f"No response with id {response_id}.") from None
+
+
 def _one_task(task_id: int, scope: TaskScope) -> list[Any]:
     scope_condition = scope.condition()
     conditions = [FollowUpTask.id == task_id]

@@ -50,11 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--days", type=float, help="default: AFTERCARE_DISCOVERY_WINDOW_DAYS")
     users = commands.add_parser("users", help="create users and set their passwords")
     user_commands = users.add_subparsers(dest="users_command", required=True)
-    create = user_commands.add_parser("create", help="create a user with a role and a team")
+    create = user_commands.add_parser("create", help="create a user with a role and teams")
     create.add_argument("--email", required=True)
     create.add_argument("--name", help="default: the part of the email before @")
     create.add_argument("--role", choices=ROLES, default="owner")
-    create.add_argument("--team", help="a team slug (the team must exist)")
+    create.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        help="a team slug (the team must exist); repeat for several teams",
+    )
     password = user_commands.add_parser(
         "set-password", help="set a user's password (asked twice, or one line on stdin)"
     )
@@ -212,7 +217,7 @@ async def _reanalyse(settings: Settings, since: dt.datetime, batch_size: int) ->
 
 def _users(args: argparse.Namespace) -> int:
     from aftercare.accounts import set_password
-    from aftercare.directory import NewOwner, create_owner
+    from aftercare.directory import NewUser, create_owner
     from aftercare.errors import DomainError
 
     try:
@@ -221,11 +226,12 @@ def _users(args: argparse.Namespace) -> int:
                 "email": args.email,
                 "name": args.name or args.email.split("@")[0],
                 "role": args.role,
-                "team": args.team,
+                "teams": args.team,
             }
-            new = msgspec.convert(fields, NewOwner, strict=True)
+            new = msgspec.convert(fields, NewUser, strict=True)
             user = asyncio.run(create_owner(new, now=system_clock()))
-            print(f"created {user.role} {user.email} (id {user.id}, team {user.team or '-'})")
+            teams = ", ".join(user.teams) or "-"
+            print(f"created {user.role} {user.email} (id {user.id}, teams {teams})")
         else:
             asyncio.run(set_password(args.email, _read_password()))
             print(f"password set for {args.email.lower()}")

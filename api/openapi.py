@@ -33,8 +33,9 @@ from litestar.openapi.spec import (
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
+from aftercare.accounts import ROLES
 from aftercare.fields import TEXT_PATTERN
-from api.auth import READ_METHODS, require_api_token
+from api.auth import READ_METHODS, RoleGuard, require_api_token
 from api.problems import ProblemDetails, StrictBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +55,7 @@ _GUARDED_OPERATION = {
 _WITH_A_BODY = {413: "The body is over this operation's size limit"}
 # Guarded operations that change something: a viewer's token may only read.
 _GUARDED_CHANGE = {403: "The caller's role may not do this (a viewer changes nothing)"}
+_ROLES_ONLY = "The caller's role may not do this (only: {roles})"
 _HEADERS: dict[str, dict[str, OpenAPIHeader | Reference]] = {
     "401": {"WWW-Authenticate": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING))},
     "503": {
@@ -97,6 +99,10 @@ def complete_openapi(app: Litestar) -> None:
             answers |= _GUARDED_OPERATION
             if not handler.http_methods <= READ_METHODS:
                 answers |= _GUARDED_CHANGE
+            if roles := _roles(handler):
+                _name_the_roles(operation, roles)
+                if set(roles) != set(ROLES):
+                    answers |= {403: _ROLES_ONLY.format(roles=", ".join(roles))}
         if struct := _body_struct(handler):
             operation.request_body = RequestBody(
                 content={"application/json": OpenAPIMediaType(schema=ref_of[struct])},
@@ -136,6 +142,20 @@ def _operations(app: Litestar) -> Iterator[tuple[HTTPRouteHandler, Operation]]:
 
 def _needs_the_token(handler: HTTPRouteHandler) -> bool:
     return any(require_api_token in (layer.guards or []) for layer in handler.ownership_layers)
+
+
+def _roles(handler: HTTPRouteHandler) -> tuple[str, ...] | None:
+    """The roles the handler's role guard lets through; None when it has none."""
+    for layer in handler.ownership_layers:
+        for guard in layer.guards or []:
+            if isinstance(guard, RoleGuard):
+                return guard.roles
+    return None
+
+
+def _name_the_roles(operation: Operation, roles: tuple[str, ...]) -> None:
+    who = f"Roles: {', '.join(roles)}."
+    operation.description = f"{operation.description}\n\n{who}" if operation.description else who
 
 
 def _body_struct(handler: HTTPRouteHandler) -> type[msgspec.Struct] | None:

@@ -24,7 +24,14 @@ from aftercare.db import (
     is_database_unreachable,
     is_unique_violation,
 )
-from aftercare.errors import Conflict, DomainError, InvalidInput, LinkExpired, NotFound
+from aftercare.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    LinkExpired,
+    NotFound,
+)
 from aftercare.fields import TEXT_PATTERN, TEXT_RULE
 from api.request_id import request_id
 from web.access_log import mask_survey_tokens
@@ -37,6 +44,7 @@ StructT = TypeVar("StructT", bound=msgspec.Struct)
 PROBLEM_TYPE_BASE = "urn:aftercare:problem:"
 
 _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (LinkExpired, 410),

@@ -7,6 +7,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from aftercare.accounts import Caller
 from aftercare.clock import Clock
 from aftercare.outbox import OutboxRelay
 from aftercare.responses import (
@@ -17,6 +18,8 @@ from aftercare.responses import (
     submit_response,
 )
 from aftercare.settings import Settings
+from aftercare.tasks import ensure_response_visible
+from api.auth import ADMINS, REPORT_READERS
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
@@ -39,6 +42,7 @@ class ResponseController(Controller):
         "/",
         summary="Submit survey answers",
         description="JSON `{token, nps, csat, comment}`. 201 once; 409 if the link was used.",
+        guards=[ADMINS],
         request_max_body_size=MAX_RESPONSE_BODY,
         responses=problems(
             {
@@ -71,8 +75,10 @@ class ResponseController(Controller):
 
     @get(
         "/{response_id:int}",
-        summary="A response with its analysis once done",
+        summary="A response with its analysis once done (a lead: of their teams)",
+        guards=[REPORT_READERS],
         responses=problems({404: "No response with this id"}),
     )
-    async def read(self, response_id: Id) -> ResponseView:
+    async def read(self, response_id: Id, caller: NamedDependency[Caller]) -> ResponseView:
+        await ensure_response_visible(response_id, caller.task_scope)
         return await get_response(response_id)

@@ -13,6 +13,7 @@ from aftercare.root_causes import (
     create_root_cause,
     list_root_causes,
 )
+from api.auth import CURATORS, EVERYONE
 from api.openapi import problems
 from api.problems import StrictBody
 
@@ -21,13 +22,14 @@ class RootCauseController(Controller):
     path = "/root-causes"
     tags = ["tasks"]
 
-    @get("/", summary="The root causes a task can be resolved with")
+    @get("/", summary="The root causes a task can be resolved with", guards=[EVERYONE])
     async def list(self, active_only: FromQuery[bool] = False) -> list[RootCauseView]:
         return await list_root_causes(active_only=active_only)
 
     @post(
         "/",
         summary="Add a root cause",
+        guards=[CURATORS],
         request_max_body_size=16 * 1024,
         responses=problems({409: "A root cause with this key exists"}),
         dto=StrictBody[NewRootCause],

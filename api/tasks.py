@@ -32,6 +32,7 @@ from aftercare.tasks import (
     get_task,
     list_tasks,
 )
+from api.auth import EVERYONE, TASK_WORKERS
 from api.openapi import problems
 from api.params import Id, Instant, Offset, parse_instant
 from api.problems import StrictBody
@@ -47,6 +48,7 @@ class TaskController(Controller):
     @get(
         "/",
         summary="List follow-up tasks (soonest deadline first by default)",
+        guards=[EVERYONE],
         responses=problems(
             {
                 422: "`since` fits the date pattern but names no real day, `topic` names no "
@@ -88,7 +90,12 @@ class TaskController(Controller):
         )
         return await list_tasks(filters, now=clock(), limit=limit, offset=offset)
 
-    @get("/{task_id:int}", summary="One follow-up task", responses=problems({404: NO_TASK}))
+    @get(
+        "/{task_id:int}",
+        summary="One follow-up task",
+        guards=[EVERYONE],
+        responses=problems({404: NO_TASK}),
+    )
     async def read(
         self, task_id: Id, clock: NamedDependency[Clock], caller: NamedDependency[Caller]
     ) -> TaskView:
@@ -101,13 +108,14 @@ class TaskController(Controller):
         "| not_resolvable (also straight from in_progress). Resolving needs `root_cause` and "
         "`resolution_note`; not_resolvable needs `resolution_note`, the explanation given to the "
         "customer. Every change is an event.",
+        guards=[TASK_WORKERS],
         request_max_body_size=MAX_TASK_BODY,
         responses=problems(
             {
                 404: NO_TASK,
                 409: "The lifecycle forbids this move, or the task is final",
                 422: "A resolution without what it needs, an unknown root cause, or an owner "
-                "who is inactive or not of the task's team",
+                "who is inactive or not a member of the task's team",
             }
         ),
         dto=StrictBody[TaskChanges],
@@ -128,6 +136,7 @@ class TaskController(Controller):
     @post(
         "/{task_id:int}/notes",
         summary="Add a note to a task",
+        guards=[TASK_WORKERS],
         request_max_body_size=MAX_TASK_BODY,
         responses=problems({404: NO_TASK}),
         dto=StrictBody[NewNote],
@@ -147,6 +156,7 @@ class TaskController(Controller):
     @post(
         "/{task_id:int}/contacts",
         summary="Record a contact with the customer (phone, email or chat, and its outcome)",
+        guards=[TASK_WORKERS],
         request_max_body_size=MAX_TASK_BODY,
         responses=problems({404: NO_TASK}),
         dto=StrictBody[NewContact],
@@ -166,6 +176,7 @@ class TaskController(Controller):
     @post(
         "/{task_id:int}/claim",
         summary="Take a task: its owner becomes the caller",
+        guards=[TASK_WORKERS],
         status_code=200,
         responses=problems(
             {
@@ -188,6 +199,7 @@ class TaskController(Controller):
     @get(
         "/{task_id:int}/events",
         summary="A task's history, oldest first",
+        guards=[EVERYONE],
         responses=problems({404: NO_TASK}),
     )
     async def events(self, task_id: Id, caller: NamedDependency[Caller]) -> list[TaskEventView]:

@@ -1,21 +1,19 @@
-"""Users (admins only) and personal API tokens (admins, or the user for themselves)."""
+"""Users (admins; leads read their teams' people) and personal API tokens (admins, or the
+user for themselves)."""
 
 from __future__ import annotations
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 
 from aftercare import accounts, directory
-from aftercare.accounts import IssuedToken, NewToken, TokenView
+from aftercare.accounts import Caller, IssuedToken, NewToken, TokenView
 from aftercare.clock import Clock
 from aftercare.directory import NewUser, OwnerView, UserChanges
 from aftercare.settings import Settings
 from aftercare.tasks import Actor
-from api.auth import caller_of, require_admin
+from api.auth import ADMINS, USER_READERS, require_admin_or_self
 from api.openapi import problems
 from api.params import Id
 from api.problems import StrictBody
@@ -23,13 +21,7 @@ from api.problems import StrictBody
 MAX_USER_BODY = 16 * 1024
 NO_USER = "No user with this id"
 ADMINS_ONLY = "The caller is not an admin"
-
-
-def require_admin_or_self(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Guard: an admin, or the user the path names (their own tokens)."""
-    caller = caller_of(connection)
-    if caller.role != "admin" and caller.user_id != connection.path_params.get("user_id"):
-        raise PermissionDeniedException("Only an admin or the user themselves may do this.")
+ADMINS_OR_LEADS = "The caller is neither an admin nor a lead"
 
 
 class UserController(Controller):
@@ -38,17 +30,17 @@ class UserController(Controller):
 
     @get(
         "/",
-        summary="Everyone with an account",
-        guards=[require_admin],
-        responses=problems({403: ADMINS_ONLY}),
+        summary="Everyone with an account (a lead: the people of their teams)",
+        guards=[USER_READERS],
+        responses=problems({403: ADMINS_OR_LEADS}),
     )
-    async def find(self) -> list[OwnerView]:
-        return await directory.list_owners()
+    async def find(self, caller: NamedDependency[Caller]) -> list[OwnerView]:
+        return await directory.list_owners(within_teams=caller.within_teams)
 
     @post(
         "/",
         summary="Create a user with a role (admin, lead, owner, viewer) and teams",
-        guards=[require_admin],
+        guards=[ADMINS],
         request_max_body_size=MAX_USER_BODY,
         responses=problems(
             {403: ADMINS_ONLY, 409: "A user with this email exists", 422: "A team is unknown"}
@@ -57,21 +49,21 @@ class UserController(Controller):
         return_dto=None,
     )
     async def create(self, data: JSONBody[NewUser], clock: NamedDependency[Clock]) -> OwnerView:
-        return await directory.create_owner(data.as_owner(), now=clock())
+        return await directory.create_owner(data, now=clock())
 
     @get(
         "/{user_id:int}",
-        summary="One user",
-        guards=[require_admin],
-        responses=problems({403: ADMINS_ONLY, 404: NO_USER}),
+        summary="One user (a lead: of their teams)",
+        guards=[USER_READERS],
+        responses=problems({403: ADMINS_OR_LEADS, 404: NO_USER}),
     )
-    async def read(self, user_id: Id) -> OwnerView:
-        return await directory.get_owner(user_id)
+    async def read(self, user_id: Id, caller: NamedDependency[Caller]) -> OwnerView:
+        return await directory.get_owner(user_id, within_teams=caller.within_teams)
 
     @patch(
         "/{user_id:int}",
         summary="Change a user's name, role, teams, active flag or away time",
-        guards=[require_admin],
+        guards=[ADMINS],
         request_max_body_size=MAX_USER_BODY,
         responses=problems({403: ADMINS_ONLY, 404: NO_USER, 422: "A team is unknown"}),
         dto=StrictBody[UserChanges],
@@ -87,7 +79,7 @@ class UserController(Controller):
     ) -> OwnerView:
         return await directory.update_owner(
             user_id,
-            data.as_owner_changes(),
+            data,
             now=clock(),
             actor=actor,
             fallback_owner_email=settings.fallback_owner_email,

@@ -98,6 +98,11 @@ def migrated_database() -> None:
 @pytest.fixture
 def db(migrated_database: None) -> None:
     """An empty, migrated database (only the default survey and topics)."""
+    empty_database()
+
+
+def empty_database() -> None:
+    """Delete every row, then seed the defaults again (for fixtures of a wider scope)."""
 
     async def empty() -> None:
         for table in reversed(ALL_TABLES):

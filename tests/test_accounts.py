@@ -104,21 +104,24 @@ def test_a_viewer_reads_but_every_change_is_refused_with_403(
     assert run(Owner.count()) == 3
 
 
-def test_only_admins_manage_users_and_others_only_their_own_tokens(
+def test_only_admins_manage_users_leads_read_their_teams_and_others_only_their_own_tokens(
     api: ApiClient, people: dict[str, Any]
 ) -> None:
-    lead, owner = people["lead"], people["owner"]
+    lead, owner, viewer = people["lead"], people["owner"], people["viewer"]
     lead_headers = _as(api, _token_for(api, lead))
     for method, path in [
-        ("GET", "/api/v1/users"),
         ("POST", "/api/v1/users"),
-        ("GET", f"/api/v1/users/{owner['id']}"),
         ("PATCH", f"/api/v1/users/{owner['id']}"),
         ("POST", f"/api/v1/users/{owner['id']}/tokens"),
         ("GET", f"/api/v1/users/{owner['id']}/tokens"),
     ]:
         response = api.http.request(method, path, headers=lead_headers, json={"name": "x"})
         assert response.status_code == 403, (method, path, response.text)
+    # A lead reads the people of their teams, and no one else.
+    listed = api.http.get("/api/v1/users", headers=lead_headers).json()
+    assert [user["email"] for user in listed] == ["lena@example.org", "olivia@example.org"]
+    assert api.http.get(f"/api/v1/users/{owner['id']}", headers=lead_headers).status_code == 200
+    assert api.http.get(f"/api/v1/users/{viewer['id']}", headers=lead_headers).status_code == 404
     own = api.http.post(
         f"/api/v1/users/{lead['id']}/tokens", headers=lead_headers, json={"name": "ci"}
     )

@@ -69,6 +69,65 @@ def test_a_database_with_data_upgrades_through_every_migration(tmp_path: Path) -
     assert f"topic table rows: {len(DEFAULT_TOPICS)}" in result.stdout
 
 
+# The last migration before people could be in several teams (owner.team was their one team).
+BEFORE_MEMBERSHIPS = "2026-12-06T03:46:01:464500"
+
+MEMBERSHIP_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    import aftercare
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from aftercare.db import engine
+    from aftercare.schema import migrate
+
+    async def main():
+        result = await run_forwards(app_name="aftercare", migration_id=sys.argv[1])
+        assert result.success, result.message
+        run = engine().run_ddl
+        await run("INSERT INTO team (slug, name, created_at) VALUES ('old', 'Old', '2026-01-01')")
+        await run(
+            "INSERT INTO owner (email, name, team, created_at) "
+            "SELECT 'ann@example.org', 'Ann', id, created_at FROM team"
+        )
+        await run("INSERT INTO owner (email, name, created_at) "
+                  "VALUES ('bo@example.org', 'Bo', '2026-01-02')")
+        await migrate()
+        await migrate()
+        rows = await run(
+            "SELECT owner.email, team.slug FROM team_membership "
+            "JOIN owner ON owner.id = team_membership.owner "
+            "JOIN team ON team.id = team_membership.team"
+        )
+        print("memberships:", [(row["email"], row["slug"]) for row in rows])
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_an_owner_in_a_team_before_memberships_keeps_the_team_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    assert BEFORE_MEMBERSHIPS.replace(":", "_").replace("-", "_").lower() in [
+        m.lower() for m in MIGRATIONS
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_DATABASE_URL=fresh_database_url("aftercare_memberships"),
+        AFTERCARE_DATA_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", MEMBERSHIP_SCRIPT, BEFORE_MEMBERSHIPS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    # Ann keeps her team as a membership; Bo, in no team, gets none.
+    assert "memberships: [('ann@example.org', 'old')]" in result.stdout
+
+
 def _migration_id(stem: str) -> str:
     """aftercare_2026_11_25t10_12_02_874252 -> 2026-11-25T10:12:02:874252 (Piccolo's id)."""
     date, time_part = stem.split("T")

@@ -11,6 +11,7 @@ from aftercare.directory import ensure_fallback_owner
 from aftercare.routing import choose_assignee
 from aftercare.settings import SettingsError
 from aftercare.tables import FollowUpTask, Owner, Team
+from aftercare.teams import set_teams
 from tests.conftest import run
 from tests.helpers import ApiClient
 
@@ -66,7 +67,7 @@ def test_routing_picks_the_active_team_owner_with_fewest_open_tasks(db: None) ->
     away = run(choose_assignee(team_id, fallback_owner_email="CY@example.com", now=NOW))
     assert away.owner_id is None and away.rule.startswith("unassigned")
     run(Owner.update({Owner.active: True}).where(Owner.id == cy))
-    run(Owner.update({Owner.team: None}).where(Owner.id == cy))
+    run(_leave_every_team(cy))
     fallback = run(choose_assignee(team_id, fallback_owner_email="CY@example.com", now=NOW))
     assert (fallback.owner_id, fallback.team_id, fallback.rule) == (cy, team_id, "fallback owner")
     nobody = run(choose_assignee(None, fallback_owner_email="ghost@example.com", now=NOW))
@@ -84,10 +85,15 @@ async def _team_with_owners(clock: FixedClock) -> tuple[int, int, int, int]:
         ("cy@example.com", False),
     ]:
         row = await Owner.insert(
-            Owner(email=email, name=email, team=team[0]["id"], active=active, created_at=clock())
+            Owner(email=email, name=email, active=active, created_at=clock())
         ).returning(Owner.id)
+        await set_teams(row[0]["id"], [team[0]["id"]], now=clock())
         ids.append(row[0]["id"])
     return team[0]["id"], ids[0], ids[1], ids[2]
+
+
+async def _leave_every_team(owner_id: int) -> None:
+    await set_teams(owner_id, [], now=NOW)
 
 
 async def _give_tasks(owner_id: int, statuses: list[str], clock: FixedClock) -> None:
