@@ -29,9 +29,7 @@ async def require_api_token(connection: ASGIConnection, handler: BaseRouteHandle
         raise NotAuthorizedException(
             "Missing bearer token.", headers={"WWW-Authenticate": "Bearer"}
         )
-    caller = await caller_for_token(
-        token.strip(), bootstrap_token=settings.api_token, now=clock()
-    )
+    caller = await caller_for_token(token.strip(), bootstrap_token=settings.api_token, now=clock())
     if caller is None:
         raise NotAuthorizedException(
             "Invalid bearer token.", headers={"WWW-Authenticate": "Bearer"}

@@ -98,13 +98,19 @@ def migrated_database() -> None:
 @pytest.fixture
 def db(migrated_database: None) -> None:
     """An empty, migrated database (only the default survey and topics)."""
+    asyncio.run(_empty_database())
 
-    async def empty() -> None:
-        for table in reversed(ALL_TABLES):
-            await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
-        await seed_defaults()
 
-    asyncio.run(empty())
+@pytest.fixture(scope="module")
+def module_db(migrated_database: None) -> None:
+    """An empty, migrated database that the tests of one module share (one live server)."""
+    asyncio.run(_empty_database())
+
+
+async def _empty_database() -> None:
+    for table in reversed(ALL_TABLES):
+        await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+    await seed_defaults()
 
 
 @pytest.fixture
