@@ -39,7 +39,6 @@ from aftercare.task_changes import (
 )
 from aftercare.tasks import (
     TaskFilters,
-    TaskPriority,
     TaskStatus,
     count_tasks_by_status,
     ensure_task_visible,
@@ -69,6 +68,8 @@ InboxStatus = Literal[
     "active", "any", "open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"
 ]
 InboxView = Literal["mine", "team"]
+# The filter form sends an empty value for "every priority".
+InboxPriority = Literal["", "P1", "P2", "P3"]
 # What the page says after each form's change was saved.
 DONE = {
     "claim": "You own this task now.",
@@ -120,7 +121,7 @@ class InboxController(Controller):
         view: FromQuery[InboxView | None] = None,
         status: FromQuery[InboxStatus] = "active",
         team: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        priority: FromQuery[TaskPriority | None] = None,
+        priority: FromQuery[InboxPriority] = "",
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
         now = clock()
@@ -129,7 +130,7 @@ class InboxController(Controller):
             owner_email=caller.label if view == "mine" else None,
             team=team or None,
             statuses=_statuses(status),
-            priority=priority,
+            priority=priority or None,
             scope=caller.task_scope,
         )
         found = await list_tasks(
@@ -138,14 +139,21 @@ class InboxController(Controller):
         counts = await count_tasks_by_status(filters, now=now)
         visible = caller.task_scope.team_ids
         teams = [team for team in await list_teams() if visible is None or team.id in visible]
-        chosen = {"view": view, "status": status, "team": team or "", "priority": priority or ""}
+        chosen = {"view": view, "status": status, "team": team or "", "priority": priority}
         return Template(
             "inbox.html",
             context={
                 "caller": caller,
                 "tasks": found.items,
                 "total": found.total,
-                "counts": [(key, STATUS_NAMES[key], counts.get(key, 0)) for key in STATUSES],
+                "counts": [
+                    (
+                        STATUS_NAMES[key],
+                        counts.get(key, 0),
+                        _inbox_url({**chosen, "status": key}, 1),
+                    )
+                    for key in STATUSES
+                ],
                 "teams": teams,
                 "chosen": chosen,
                 "status_names": STATUS_NAMES,
@@ -304,6 +312,13 @@ async def _task_page(
     task = await get_task(task_id, now=clock(), scope=caller.task_scope)
     owners = await list_owners(task.team.slug) if task.team else []
     topics = {topic.key: topic.name for topic in await list_topics()}
+    causes = {cause.key: cause.name for cause in await list_root_causes()}
+    # What the history's "before → after" values are called on the page.
+    names = {
+        "status": STATUS_NAMES,
+        "root_cause": causes,
+        "owner_id": {owner.id: owner.name or owner.email for owner in owners},
+    }
     return Template(
         "task.html",
         context={
@@ -311,6 +326,8 @@ async def _task_page(
             "task": task,
             "events": await list_task_events(task_id),
             "root_causes": await list_root_causes(active_only=True),
+            "root_cause_names": causes,
+            "value_names": names,
             "owners": [owner for owner in owners if owner.active],
             "topic_names": topics,
             "next_statuses": [s for s in STATUSES if s in TRANSITIONS[task.status]],
