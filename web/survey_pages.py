@@ -172,6 +172,9 @@ def error_page(request: Request[Any, Any, Any], error: Exception) -> Response[An
         status, title, detail = error.status_code, "Something went wrong", str(error.detail)
         if status == 413:
             detail = "Your answer is too long to send. Please shorten it and try again."
+        elif status == 429:
+            title = "Too many attempts"
+            detail = "Please wait a little and try again."
         elif status == 403:
             title = "Not allowed"
             if detail == CSRF_REFUSED:
