@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import urlencode
 
 import msgspec
@@ -29,6 +29,8 @@ from aftercare.routing import OPEN_STATUSES
 from aftercare.task_changes import (
     FINAL_STATUSES,
     TRANSITIONS,
+    ContactChannel,
+    ContactOutcome,
     NewContact,
     NewNote,
     TaskChanges,
@@ -39,6 +41,7 @@ from aftercare.task_changes import (
 )
 from aftercare.tasks import (
     TaskFilters,
+    TaskPriority,
     TaskStatus,
     count_tasks_by_status,
     ensure_task_visible,
@@ -49,13 +52,14 @@ from aftercare.topics import list_topics
 
 MAX_TASK_FORM_BODY = 32 * 1024
 INBOX_PAGE_SIZE = 50
-STATUSES: tuple[TaskStatus, ...] = (
-    "open",
-    "in_progress",
-    "waiting_on_customer",
-    "resolved",
-    "not_resolvable",
-)
+STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
+PRIORITIES: tuple[TaskPriority, ...] = get_args(TaskPriority)
+CHANNEL_NAMES = {"phone": "Phone", "email": "Email", "chat": "Chat"}
+OUTCOME_NAMES = {
+    "reached": "Reached the customer",
+    "no_answer": "No answer",
+    "left_message": "Left a message",
+}
 STATUS_NAMES = {
     "open": "Open",
     "in_progress": "In progress",
@@ -64,12 +68,10 @@ STATUS_NAMES = {
     "not_resolvable": "Not resolvable",
 }
 # "active": the open states (the inbox's default); "any": every state.
-InboxStatus = Literal[
-    "active", "any", "open", "in_progress", "waiting_on_customer", "resolved", "not_resolvable"
-]
+InboxStatus = Literal["active", "any"] | TaskStatus
 InboxView = Literal["mine", "team"]
 # The filter form sends an empty value for "every priority".
-InboxPriority = Literal["", "P1", "P2", "P3"]
+InboxPriority = Literal[""] | TaskPriority
 # What the page says after each form's change was saved.
 DONE = {
     "claim": "You own this task now.",
@@ -157,6 +159,7 @@ class InboxController(Controller):
                 "teams": teams,
                 "chosen": chosen,
                 "status_names": STATUS_NAMES,
+                "priorities": PRIORITIES,
                 "page": page,
                 "previous_url": _inbox_url(chosen, page - 1) if page > 1 else "",
                 "next_url": _inbox_url(chosen, page + 1)
@@ -333,6 +336,9 @@ async def _task_page(
             "next_statuses": [s for s in STATUSES if s in TRANSITIONS[task.status]],
             "final": task.status in FINAL_STATUSES,
             "status_names": STATUS_NAMES,
+            "priorities": PRIORITIES,
+            "channels": [(key, CHANNEL_NAMES[key]) for key in get_args(ContactChannel)],
+            "outcomes": [(key, OUTCOME_NAMES[key]) for key in get_args(ContactOutcome)],
             "notice": notice,
             "failed": failed or {"form": "", "field": "", "message": "", "values": {}},
         },
