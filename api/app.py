@@ -105,7 +105,6 @@ def create_app(
         ],
         dependencies={"caller": Provide(provide_signed_in_caller)},
         exception_handlers={
-            SignInRequired: redirect_to_sign_in,
             DomainError: error_page,
             HTTPException: error_page,
             ValidationException: error_page,
@@ -127,6 +126,8 @@ def create_app(
         guards=[refuse_control_characters],
         before_send=[add_request_id_header, allow_every_method],
         exception_handlers={
+            # Any page that needs a signed-in user, wherever it is mounted.
+            SignInRequired: redirect_to_sign_in,
             ValidationException: invalid_parameters_response,
             **unexpected_error_handlers(),
         },

@@ -10,7 +10,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from litestar import get
+from litestar.di import NamedDependency
 
+from aftercare.accounts import Caller
 from aftercare.clock import FixedClock
 from aftercare.demo import DEMO_LOGINS, seed_demo
 from aftercare.settings import Settings, with_secret_key
@@ -33,6 +36,7 @@ from tests.web.conftest import (
     post_sign_in,
     signed_in,
 )
+from web.signed_in import signed_in_with_role
 
 SESSION_COOKIE = "aftercare_session"
 
@@ -300,3 +304,21 @@ def test_every_demo_login_opens_the_inbox(db: None, clock: FixedClock) -> None:
             assert post_sign_in(api.http, email, password).status_code == 303, email
             inbox = api.http.get("/inbox")
             assert inbox.status_code == 200 and email in inbox.text
+
+
+def test_a_page_for_one_role_opens_for_that_role_only(desk: ApiClient) -> None:
+    @get("/role-check", dependencies={"caller": signed_in_with_role("admin")})
+    async def role_check(caller: NamedDependency[Caller]) -> str:
+        return caller.role
+
+    desk.http.app.register(role_check)
+    admin = {"email": "ada@example.org", "name": "Ada", "role": "admin", "teams": []}
+    assert desk.post("/api/v1/users", json=admin).status_code == 201
+    give_everyone_the_password()
+
+    assert desk.http.get("/role-check", follow_redirects=False).status_code == 303
+    signed_in(desk.http, "lena@example.org")
+    assert desk.http.get("/role-check").status_code == 403
+    signed_in(desk.http, "ada@example.org")
+    allowed = desk.http.get("/role-check")
+    assert allowed.status_code == 200 and allowed.text == "admin"
