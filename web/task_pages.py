@@ -140,7 +140,7 @@ class InboxController(Controller):
         )
         counts = await count_tasks_by_status(filters, now=now)
         visible = caller.task_scope.team_ids
-        teams = [team for team in await list_teams() if visible is None or team.id in visible]
+        teams = [each for each in await list_teams() if visible is None or each.id in visible]
         chosen = {"view": view, "status": status, "team": team or "", "priority": priority}
         return Template(
             "inbox.html",
