@@ -166,10 +166,10 @@ def test_an_owner_resolves_a_task_on_a_phone_and_the_lead_sees_it_resolved(
     assert lead.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
 
 
-def test_an_owner_of_another_team_cannot_open_the_task(
+def test_an_owner_of_another_team_cannot_open_the_task_even_without_javascript(
     browser: Browser, server: str, task_id: int
 ) -> None:
-    page = new_page(browser, **PHONE)
+    page = new_page(browser, java_script_enabled=False, **PHONE)
     page.goto(f"{server}/tasks/{task_id}")
     sign_in(page, "bill@example.org")
 
