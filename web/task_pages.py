@@ -72,6 +72,18 @@ InboxStatus = Literal["active", "any"] | TaskStatus
 InboxView = Literal["mine", "team"]
 # The filter form sends an empty value for "every priority".
 InboxPriority = Literal[""] | TaskPriority
+# What the history calls each kind of event.
+EVENT_NAMES = {
+    "created": "Task opened",
+    "note": "Note",
+    "contact": "Contact",
+    "status_changed": "Status changed",
+    "owner_id_changed": "Owner changed",
+    "priority_changed": "Priority changed",
+    "root_cause_changed": "Root cause",
+    "resolution_note_changed": "Resolution note",
+    "response_attached": "Another answer from the customer",
+}
 # What the page says after each form's change was saved.
 DONE = {
     "claim": "You own this task now.",
@@ -336,6 +348,7 @@ async def _task_page(
             "next_statuses": [s for s in STATUSES if s in TRANSITIONS[task.status]],
             "final": task.status in FINAL_STATUSES,
             "status_names": STATUS_NAMES,
+            "event_names": EVENT_NAMES,
             "priorities": PRIORITIES,
             "channels": [(key, CHANNEL_NAMES[key]) for key in get_args(ContactChannel)],
             "outcomes": [(key, OUTCOME_NAMES[key]) for key in get_args(ContactOutcome)],

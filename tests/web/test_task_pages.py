@@ -228,6 +228,8 @@ def test_a_task_is_reassigned_within_its_team_and_claimed_back(
     moved = desk.post_form(f"/tasks/{task_id}/owner", owner_id=str(users["oscar@example.org"]))
     assert moved.status_code == 303
     assert desk.task(task_id)["owner"]["email"] == "oscar@example.org"
+    history = desk.http.get(moved.headers["location"]).text.split('id="history-title"')[1]
+    assert "Owner changed" in history and "Olivia Owner → Oscar Other" in history
 
     claimed = desk.post_form(f"/tasks/{task_id}/claim")
     assert claimed.status_code == 303 and claimed.headers["location"].endswith("?done=claim")
