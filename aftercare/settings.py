@@ -24,6 +24,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Run a dramatiq.Worker inside the web process; "auto" means: only with the stub broker.
     embedded_worker: Literal["auto", "on", "off"] = "auto"
     api_token: str = ""
+    # Signs the web pages' CSRF tokens; every API process must share it (generated when empty).
+    secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -105,16 +107,25 @@ def with_api_token(settings: Settings) -> Settings:
     """Settings whose API token is set: from the environment, else the embedded default's."""
     if settings.api_token:
         return settings
-    return msgspec.structs.replace(settings, api_token=stored_api_token(settings.data_dir))
+    token = stored_secret(settings.data_dir, "api-token", nbytes=24)
+    return msgspec.structs.replace(settings, api_token=token)
 
 
-def stored_api_token(data_dir: str) -> str:
-    """The embedded default's API token: generated once and kept in the data directory."""
-    path = Path(data_dir) / "api-token"
+def with_secret_key(settings: Settings) -> Settings:
+    """Settings whose secret key is set: from the environment, else the embedded default's."""
+    if settings.secret_key:
+        return settings
+    key = stored_secret(settings.data_dir, "secret-key", nbytes=32)
+    return msgspec.structs.replace(settings, secret_key=key)
+
+
+def stored_secret(data_dir: str, name: str, *, nbytes: int) -> str:
+    """A secret of the embedded default: generated once and kept in the data directory."""
+    path = Path(data_dir) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
+    secret = secrets.token_urlsafe(nbytes)
+    path.write_text(secret + "\n")
     path.chmod(0o600)
-    return token
+    return secret

@@ -75,6 +75,25 @@ class ApiToken(Table):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class WebSession(Table):
+    """A signed-in browser session, shared by every API process; the key is the SHA-256 of the
+    session cookie, so the table alone signs no one in."""
+
+    id: Serial
+    key = Varchar(length=64, unique=True)
+    value = Bytea()
+    expires_at = Timestamptz(index=True)
+
+
+class SignInFailure(Table):
+    """A failed sign-in, counted against the account and, in a second row, the client address."""
+
+    id: Serial
+    # "account:<email>" or "ip:<address>"
+    key = Varchar(length=400, index=True)
+    at = Timestamptz(index=True)
+
+
 class Customer(Table):
     id: Serial
     email = Varchar(length=320, unique=True)
@@ -286,6 +305,8 @@ ALL_TABLES: list[type[Table]] = [
     Owner,
     TeamMembership,
     ApiToken,
+    WebSession,
+    SignInFailure,
     Customer,
     SupportCase,
     Survey,

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 import msgspec
+from piccolo.query.functions.aggregate import Count
 
 from aftercare.db import locking_rows
 from aftercare.errors import InvalidInput, NotFound
@@ -334,6 +335,14 @@ async def list_tasks(
     return TaskPage(
         items=await _task_views(rows, now), total=await count, limit=limit, offset=offset
     )
+
+
+async def count_tasks_by_status(filters: TaskFilters, *, now: dt.datetime) -> dict[str, int]:
+    """How many tasks the filters match in each status (their own status filter aside)."""
+    conditions = _conditions(msgspec.structs.replace(filters, statuses=()), now)
+    query = FollowUpTask.select(FollowUpTask.status, Count()).group_by(FollowUpTask.status)
+    rows = await (query.where(*conditions) if conditions else query)
+    return {row["status"]: row["count"] for row in rows}
 
 
 def _conditions(filters: TaskFilters, now: dt.datetime) -> list[Any]:

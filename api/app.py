@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -24,7 +25,7 @@ from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
 from aftercare.db import bind_engine, close_pool, create_engine, start_pool
 from aftercare.errors import DomainError
-from aftercare.settings import Settings, with_api_token
+from aftercare.settings import Settings, with_api_token, with_secret_key
 from api.auth import require_api_token
 from api.cases import CaseController
 from api.deps import DEPENDENCIES
@@ -42,7 +43,11 @@ from api.topics import TopicController
 from api.users import UserController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.access_log import mask_survey_tokens_in_access_log
+from web.sessions import SESSION_STORE, SESSIONLESS_PATHS, DatabaseSessionStore, session_config
+from web.sign_in_pages import SignInController
+from web.signed_in import SignInRequired, provide_signed_in_caller, redirect_to_sign_in
 from web.survey_pages import SurveyPageController, error_page, home
+from web.task_pages import InboxController, TaskPageController
 from worker.broker import broker_is_reachable
 from worker.embedded import start_embedded_worker
 from worker.housekeeping import Housekeeper
@@ -65,8 +70,9 @@ def create_app(
     Nothing connects here: the connection pool, the relay loop and any embedded worker start
     in the app's lifespan, on the server's event loop.
     """
-    # Only the web process needs the API token; workers never create the token file.
-    settings = with_api_token(settings)
+    # Only the web process needs the API token and the secret key; workers never create them.
+    settings = with_secret_key(with_api_token(settings))
+    secure_cookies = settings.public_url.startswith("https://")
     db = create_engine(settings.database_url)
     bind_engine(db)
     actors = build_actors(settings, db, clock=clock, analyser=analyser)
@@ -90,7 +96,14 @@ def create_app(
     )
     pages = Router(
         path="/",
-        route_handlers=[SurveyPageController, home],
+        route_handlers=[
+            SurveyPageController,
+            home,
+            SignInController,
+            InboxController,
+            TaskPageController,
+        ],
+        dependencies={"caller": Provide(provide_signed_in_caller)},
         exception_handlers={
             DomainError: error_page,
             HTTPException: error_page,
@@ -113,6 +126,8 @@ def create_app(
         guards=[refuse_control_characters],
         before_send=[add_request_id_header, allow_every_method],
         exception_handlers={
+            # Any page that needs a signed-in user, wherever it is mounted.
+            SignInRequired: redirect_to_sign_in,
             ValidationException: invalid_parameters_response,
             **unexpected_error_handlers(),
         },
@@ -125,6 +140,17 @@ def create_app(
             )
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        stores={SESSION_STORE: DatabaseSessionStore(clock)},
+        middleware=[session_config(secure=secure_cookies).middleware],
+        # Every page form carries the token; the bearer-token API and the survey links (whose
+        # authority is the link itself) need none.
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="aftercare_csrf",
+            cookie_secure=secure_cookies,
+            cookie_httponly=True,
+            exclude=SESSIONLESS_PATHS,
+        ),
         openapi_config=OpenAPIConfig(
             title="Aftercare API",
             version=API_VERSION,

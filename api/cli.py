@@ -142,7 +142,8 @@ async def _demo(settings: Settings) -> None:
         f"'{base}/api/v1/tasks?status=open'",
         "  Surveys waiting for an answer (open one on your phone or in a browser):",
         *[f"    {url}" for url in result.open_survey_urls],
-        "  Demo logins (new passwords each run; for API tokens: POST /api/v1/users/{id}/tokens):",
+        f"  Demo logins for {base}/login (new passwords each run; for API tokens: "
+        "POST /api/v1/users/{id}/tokens):",
         *[f"    {email:<22} {password}" for email, password in result.logins.items()],
     ]
     if not settings.fallback_owner_email:

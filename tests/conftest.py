@@ -101,15 +101,21 @@ def db(migrated_database: None) -> None:
     empty_database()
 
 
+@pytest.fixture(scope="module")
+def module_db(migrated_database: None) -> None:
+    """An empty, migrated database that the tests of one module share (one live server)."""
+    empty_database()
+
+
 def empty_database() -> None:
     """Delete every row, then seed the defaults again (for fixtures of a wider scope)."""
+    asyncio.run(_empty_database())
 
-    async def empty() -> None:
-        for table in reversed(ALL_TABLES):
-            await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
-        await seed_defaults()
 
-    asyncio.run(empty())
+async def _empty_database() -> None:
+    for table in reversed(ALL_TABLES):
+        await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+    await seed_defaults()
 
 
 @pytest.fixture

@@ -136,9 +136,10 @@ def test_the_broker_url_points_at_the_rabbitmq_service() -> None:
     assert (url.scheme, url.hostname, url.port) == ("amqp", "rabbitmq", 5672)
 
 
-def test_the_api_token_must_come_from_the_shell() -> None:
-    assert environment("api")["AFTERCARE_API_TOKEN"].startswith("${AFTERCARE_API_TOKEN:?")
-    assert "AFTERCARE_API_TOKEN" not in environment("worker")
+@pytest.mark.parametrize("variable", ["AFTERCARE_API_TOKEN", "AFTERCARE_SECRET_KEY"])
+def test_the_api_token_and_secret_key_must_come_from_the_shell(variable: str) -> None:
+    assert environment("api")[variable].startswith("${" + variable + ":?")
+    assert variable not in environment("worker")
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -28,6 +28,8 @@ MAX_FORM_BODY = 256 * 1024
 ANSWER_FIELDS = ("nps", "csat", "comment")
 # A score is a plain number: "²", "①" or "٣" are digits to str.isdigit, not to a customer.
 SCORE = re.compile(r"[0-9]{1,2}")
+# Litestar's words when a form post lacks a valid CSRF token.
+CSRF_REFUSED = "CSRF token verification failed"
 NOT_SAVED = "We could not save your answer just now. Please try again in a minute."
 
 
@@ -170,6 +172,13 @@ def error_page(request: Request[Any, Any, Any], error: Exception) -> Response[An
         status, title, detail = error.status_code, "Something went wrong", str(error.detail)
         if status == 413:
             detail = "Your answer is too long to send. Please shorten it and try again."
+        elif status == 429:
+            title = "Too many attempts"
+            detail = "Please wait a little and try again."
+        elif status == 403:
+            title = "Not allowed"
+            if detail == CSRF_REFUSED:
+                detail = "This form has expired or came from another page. Reload and try again."
         elif status == 503:
             title, detail = "Please try again soon", "We cannot reach our records just now."
         elif status >= 500:

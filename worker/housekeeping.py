@@ -17,6 +17,7 @@ from aftercare.analysis import finish_without_sentiment
 from aftercare.clock import Clock
 from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
 from aftercare.settings import Settings
+from aftercare.sign_in import forget_expired_sign_ins
 from aftercare.tasks import FollowUpPolicy
 from aftercare.themes import schedule_discovery
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) -> int:
-    """One round: sweep stale analyses into the outbox, then relay the outbox to the broker."""
+    """One round: sweep stale analyses into the outbox, then relay the outbox to the broker;
+    forget expired sessions and sign-in failures."""
+    await forget_expired_sign_ins(now=clock())
     _, exhausted = await request_stale_analyses(
         clock=clock,
         stale_after=dt.timedelta(seconds=settings.analysis_sweep_after_seconds),

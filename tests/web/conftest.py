@@ -5,6 +5,8 @@ Playwright cannot download browsers here, so it drives Debian's chromium.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import API_TOKEN, TEST_SETTINGS
+from aftercare.accounts import hash_password
+from aftercare.tables import Owner
+from tests.conftest import API_TOKEN, TEST_SETTINGS, run
 from tests.helpers import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,6 +38,43 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
 PAGE_TIMEOUT_MS = 15_000
+# Everyone in the page tests signs in with this.
+PASSWORD = "correct horse battery staple"
+CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@functools.cache
+def _password_hash() -> str:
+    # argon2 is slow on purpose: hash once per run.
+    return hash_password(PASSWORD)
+
+
+def give_everyone_the_password() -> None:
+    """Every user in the database signs in with PASSWORD."""
+    run(Owner.update({Owner.password_hash: _password_hash()}, force=True))
+
+
+def csrf_token(client: httpx.Client, path: str = "/login") -> str:
+    """The CSRF token a page's forms carry (its cookie is set on the client too)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF_FIELD.search(page.text)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def post_sign_in(
+    client: httpx.Client, email: str, password: str = PASSWORD, next_path: str = ""
+) -> httpx.Response:
+    """Sign in through the form, as a browser does."""
+    token = csrf_token(client)
+    form = {"email": email, "password": password, "next": next_path, "_csrf_token": token}
+    return client.post("/login", data=form, follow_redirects=False)
+
+
+def signed_in(client: httpx.Client, email: str) -> None:
+    response = post_sign_in(client, email)
+    assert response.status_code == 303, response.text
 
 
 @dataclass(frozen=True)
