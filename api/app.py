@@ -30,6 +30,7 @@ from api.cases import CaseController
 from api.deps import DEPENDENCIES
 from api.directory import OwnerController, TeamController
 from api.health import health, ready
+from api.mail import MailController
 from api.openapi import allow_every_method, complete_openapi
 from api.params import refuse_control_characters, refuse_unknown_query_parameters
 from api.problems import domain_problem, invalid_parameters_response, unexpected_error_handlers
@@ -85,6 +86,7 @@ def create_app(
             ThemeController,
             RootCauseController,
             UserController,
+            MailController,
         ],
         guards=[require_api_token, refuse_unknown_query_parameters],
     )
