@@ -25,6 +25,9 @@ NoticeKind = Literal["assigned", "overdue", "digest"]
 NoticeStatus = Literal["pending", "kept", "sent", "failed"]
 # The task events that give a task a new owner, and where their data names that owner.
 _NEW_OWNER_FIELD = {"created": "owner_id", "owner_id_changed": "after"}
+# Between tries, the sender waits the first wait (AFTERCARE_MAIL_RETRY_SECONDS) doubled each
+# time, at most this many times over.
+MAX_BACKOFF_FACTOR = 64
 
 
 class OutgoingMail(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,6 +150,7 @@ async def add_notification(
                 subject="",
                 text_body="",
                 created_at=now,
+                requested_at=now,
             )
         )
         .on_conflict(target=Notification.key, action="DO NOTHING")
@@ -199,6 +203,7 @@ async def deliver_notification(
             await Notification.update(
                 {
                     Notification.attempts: attempt,
+                    Notification.requested_at: now,
                     Notification.subject: mail.subject,
                     Notification.text_body: mail.text_body,
                     Notification.html_body: mail.html_body,
@@ -226,6 +231,39 @@ async def deliver_notification(
     return await _record_outcome(notification_id, "sent", sent_at=clock())
 
 
+def stale_mail_after(retry_seconds: float) -> dt.timedelta:
+    """Twice the sender's longest wait: a notification pending this long since it was last
+    asked for or tried has no retry on its way."""
+    return dt.timedelta(seconds=retry_seconds * MAX_BACKOFF_FACTOR * 2)
+
+
+async def request_stale_notifications(*, now: dt.datetime, stale_after: dt.timedelta) -> int:
+    """Queue delivery again for notifications still pending `stale_after` after they were last
+    asked for or tried (a message lost on its way, retries spent while the database was down);
+    returns how many."""
+    stale = (
+        await Notification.select(Notification.id)
+        .where(Notification.status == "pending", Notification.requested_at < now - stale_after)
+        .order_by(Notification.id)
+        .limit(500)
+    )
+    if not stale:
+        return 0
+    async with write_transaction():
+        requested = (
+            await Notification.update({Notification.requested_at: now})
+            .where(
+                Notification.id.is_in([row["id"] for row in stale]),
+                Notification.status == "pending",
+                Notification.requested_at < now - stale_after,
+            )
+            .returning(Notification.id)
+        )
+        for row in requested:
+            await add_message(SEND_MAIL, {"notification_id": row["id"]}, now)
+    return len(requested)
+
+
 async def _record_outcome(
     notification_id: int, status: NoticeStatus, *, sent_at: dt.datetime | None, error: str = ""
 ) -> NoticeStatus:
@@ -244,7 +282,9 @@ async def list_mail(*, limit: int = 50, offset: int = 0) -> MailPage:
     """Messages written out (kept, sent, failed or waiting to be tried again), newest first."""
     rows = (
         await Notification.select(
-            *Notification.all_columns(exclude=[Notification.task, Notification.data]),
+            *Notification.all_columns(
+                exclude=[Notification.task, Notification.data, Notification.requested_at]
+            ),
             Notification.task.as_alias("task_id"),
         )
         .order_by(Notification.created_at, ascending=False)

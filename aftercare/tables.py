@@ -221,6 +221,8 @@ class Notification(Table):
     attempts = Integer(default=0)
     last_error = Text(default="")
     created_at = Timestamptz(index=True)
+    # When its delivery was last asked for or tried: a pending one long after is asked again.
+    requested_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
 
 

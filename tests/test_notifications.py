@@ -6,6 +6,7 @@ no server configured the messages are kept for admins to read."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from aftercare.clock import FixedClock
 from aftercare.db import write_transaction
 from aftercare.mail import SmtpMail, SmtpServer, mail_channel, smtp_server
-from aftercare.notifications import add_notification, deliver_notification
+from aftercare.notifications import add_notification, deliver_notification, stale_mail_after
 from aftercare.settings import SettingsError
 from aftercare.tables import Notification, OutboxMessage, TaskEvent
 from tests.conftest import TEST_SETTINGS, api_client, run, settings_with
@@ -277,6 +278,43 @@ def test_without_a_mail_server_messages_are_kept_and_only_admins_list_them(
     assert _link_in(oldest["text_body"]) == f"{TEST_SETTINGS.public_url}/tasks/{task['id']}"
     assert [item["id"] for item in second_page.json()["items"]] == [oldest["id"]]
     assert refused.status_code == 403
+
+
+def test_a_message_lost_on_its_way_to_the_mail_worker_is_asked_for_again(
+    db: None, clock: FixedClock
+) -> None:
+    settings = settings_with(mail_retry_seconds=0.05)
+    stale_after = stale_mail_after(settings.mail_retry_seconds)
+    with api_client(settings, clock) as api:
+        olivia = _owner_setup(api)
+        task = _detractor_task(api, "LOST-1")
+        wait_until(lambda: _settled("kept"))
+
+        async def record_and_lose() -> int | None:
+            async with write_transaction():
+                digest = await add_notification(
+                    key=f"digest:2026-12-01:{olivia['id']}",
+                    kind="digest",
+                    recipient=olivia["email"],
+                    task_id=None,
+                    data={"task_ids": [task["id"]], "recipient_name": "Olivia"},
+                    now=clock(),
+                )
+                # The relay took its message, and the broker lost it.
+                await OutboxMessage.update({OutboxMessage.dispatched_at: clock()}).where(
+                    OutboxMessage.dispatched_at.is_null()
+                )
+            return digest
+
+        lost = run(record_and_lose())
+        time.sleep(1.5)  # housekeeping rounds pass; nothing asks for it yet
+        assert [row["status"] for row in _notifications() if row["id"] == lost] == ["pending"]
+        clock.advance(seconds=stale_after.total_seconds() + 1)
+
+        rows = wait_until(lambda: _settled("kept", count=2))
+
+    [digest] = [row for row in rows if row["id"] == lost]
+    assert digest["attempts"] == 1 and digest["subject"] == "Your overdue follow-up tasks: 1"
 
 
 def test_the_smtp_url_names_the_server_its_security_and_login() -> None:

@@ -18,7 +18,12 @@ import dramatiq
 from aftercare import analysis, notifications, overdue, themes
 from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock
-from aftercare.notifications import SEND_MAIL, MailChannel, NotDeliveredYet
+from aftercare.notifications import (
+    MAX_BACKOFF_FACTOR,
+    SEND_MAIL,
+    MailChannel,
+    NotDeliveredYet,
+)
 from aftercare.outbox import ANALYSE_RESPONSES
 from aftercare.overdue import MARK_OVERDUE_TASKS
 from aftercare.settings import Settings
@@ -125,7 +130,7 @@ def declare_actors(broker: dramatiq.Broker, context: ActorContext) -> Actors:
             # retries cover a database that is down while the actor runs.
             max_retries=context.settings.mail_max_attempts + 3,
             min_backoff=mail_backoff_ms,
-            max_backoff=mail_backoff_ms * 64,
+            max_backoff=mail_backoff_ms * MAX_BACKOFF_FACTOR,
             time_limit=5 * 60_000,
         )(send_mail),
         mark_overdue_tasks=dramatiq.actor(

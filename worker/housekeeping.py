@@ -15,6 +15,7 @@ import time
 
 from aftercare.analysis import finish_without_sentiment
 from aftercare.clock import Clock
+from aftercare.notifications import request_stale_notifications, stale_mail_after
 from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
 from aftercare.overdue import MARK_OVERDUE_TASKS, OVERDUE_JOB
 from aftercare.schedule import claim_run, release_run, this_process
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) -> int:
-    """One round: sweep stale analyses into the outbox, then relay the outbox to the broker."""
+    """One round: sweep stale analyses and notifications into the outbox, start the scheduled
+    jobs this process claims, then relay the outbox to the broker."""
     _, exhausted = await request_stale_analyses(
         clock=clock,
         stale_after=dt.timedelta(seconds=settings.analysis_sweep_after_seconds),
@@ -45,6 +47,9 @@ async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) ->
             every=dt.timedelta(hours=settings.discovery_interval_hours),
             window=dt.timedelta(days=settings.discovery_window_days),
         )
+    await request_stale_notifications(
+        now=clock(), stale_after=stale_mail_after(settings.mail_retry_seconds)
+    )
     await start_overdue_check(settings, clock, send)
     return await dispatch_outbox(send, clock=clock, batch_size=settings.analysis_batch_size)
 
