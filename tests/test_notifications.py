@@ -12,18 +12,25 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 import pytest
 
 from aftercare.clock import FixedClock
 from aftercare.db import write_transaction
 from aftercare.mail import SmtpMail, SmtpServer, mail_channel, smtp_server
-from aftercare.notifications import add_notification, deliver_notification, stale_mail_after
+from aftercare.notifications import (
+    add_notification,
+    deliver_notification,
+    list_mail,
+    stale_mail_after,
+)
 from aftercare.settings import SettingsError
 from aftercare.tables import Notification, OutboxMessage, TaskEvent
 from tests.conftest import TEST_SETTINGS, api_client, run, settings_with
 from tests.helpers import ApiClient
 from tests.mail_server import Inbox, free_port, wait_until
 from tests.mail_server import smtp_server as running_smtp_server
+from web import TEMPLATES_DIR
 
 PUBLIC_URL = "https://feedback.example.com"
 COMPLAINT = "The router died twice this week.\nNobody called back."
@@ -278,6 +285,11 @@ def test_without_a_mail_server_messages_are_kept_and_only_admins_list_them(
     assert _link_in(oldest["text_body"]) == f"{TEST_SETTINGS.public_url}/tasks/{task['id']}"
     assert [item["id"] for item in second_page.json()["items"]] == [oldest["id"]]
     assert refused.status_code == 403
+    # The admins' mail page renders the same listing.
+    pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    html = pages.get_template("admin_mail.html").render(page=run(list_mail(limit=1)))
+    assert newest["subject"] in html and oldest["subject"] not in html
+    assert "Second time." in html and '<a href="?offset=1&amp;limit=1">Older</a>' in html
 
 
 def test_a_message_lost_on_its_way_to_the_mail_worker_is_asked_for_again(
