@@ -370,7 +370,7 @@ def _assigned(data: dict[str, Any], task: dict[str, Any], public_url: str) -> tu
 
 def _overdue(data: dict[str, Any], task: dict[str, Any], public_url: str) -> tuple[str, str]:
     owner = (
-        f"Its owner is {task['owner_name'] or task['owner_email']} <{task['owner_email']}>."
+        f"Its owner is {_person(task['owner_name'], task['owner_email'])}."
         if task["owner_email"]
         else "It has no owner."
     )
@@ -416,12 +416,16 @@ def _customer_said(task: dict[str, Any]) -> str:
     words = "\n".join(f"  {line}" for line in comment.splitlines()) if comment else "  (no comment)"
     reasons = "; ".join(msgspec.json.decode(task["reasons"]))
     return (
-        f"Customer: {task['customer_name']} <{task['customer_email']}>\n"
+        f"Customer: {_person(task['customer_name'], task['customer_email'])}\n"
         f"Case: {task['case_external_id']}, “{task['case_subject']}”\n"
         f"Answers: {scores or 'none'}\n"
         f"What they wrote:\n{words}\n"
         f"Why it needs a follow-up: {reasons}\n"
     )
+
+
+def _person(name: str, email: str) -> str:
+    return f"{name} <{email}>" if name else email
 
 
 def _when(moment: dt.datetime) -> str:

@@ -19,7 +19,8 @@ class Inbox:
     """What the server received, one parsed message per DATA; `refuse` lists addresses it
     answers 550 for."""
 
-    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
+    def __init__(self, port: int, refuse: frozenset[str] = frozenset()) -> None:
+        self.port = port
         self.messages: list[EmailMessage] = []
         self.refuse = refuse
 
@@ -51,7 +52,7 @@ def free_port() -> int:
 @contextmanager
 def smtp_server(port: int, refuse: frozenset[str] = frozenset()) -> Iterator[Inbox]:
     """Run an SMTP server on 127.0.0.1:`port` until the block ends."""
-    inbox = Inbox(refuse)
+    inbox = Inbox(port, refuse)
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
