@@ -105,6 +105,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except msgspec.ValidationError as error:
         raise SettingsError(f"invalid setting: {error}") from error
     settings.broker_kind  # noqa: B018 - validates the scheme early
+    # Imported here: the mail channel module depends on this one.
+    from aftercare.mail import mail_channel
+
+    mail_channel(settings.smtp_url, settings.mail_from)  # validates the mail settings early
     if not settings.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise SettingsError(
             "AFTERCARE_DATABASE_URL must start with sqlite:/// or postgresql:// "

@@ -24,7 +24,7 @@ from aftercare.notifications import (
     list_mail,
     stale_mail_after,
 )
-from aftercare.settings import SettingsError
+from aftercare.settings import SettingsError, load_settings
 from aftercare.tables import Notification, OutboxMessage, TaskEvent
 from tests.conftest import TEST_SETTINGS, api_client, run, settings_with
 from tests.helpers import ApiClient
@@ -351,3 +351,7 @@ def test_the_smtp_url_names_the_server_its_security_and_login() -> None:
             smtp_server(bad)
     with pytest.raises(SettingsError):
         mail_channel("smtp://mail.example.com", "nobody")
+    # Read from the environment, a bad one stops the process at start-up.
+    with pytest.raises(SettingsError, match="AFTERCARE_SMTP_URL"):
+        load_settings({"AFTERCARE_SMTP_URL": "mail.example.com:25"})
+    assert load_settings({"AFTERCARE_SMTP_URL": "smtps://mail.example.com"}).smtp_url
