@@ -279,7 +279,8 @@ async def _record_outcome(
 
 
 async def list_mail(*, limit: int = 50, offset: int = 0) -> MailPage:
-    """Messages written out (kept, sent, failed or waiting to be tried again), newest first."""
+    """Every notification, newest first: kept, sent, failed, or pending (written out at its
+    first try, so a pending one may have no subject yet)."""
     rows = (
         await Notification.select(
             *Notification.all_columns(
