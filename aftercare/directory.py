@@ -316,3 +316,19 @@ async def ensure_fallback_owner(email: str, *, now: dt.datetime) -> str:
     with contextlib.suppress(Conflict):  # another process created it first
         await create_owner(owner, now=now)
     return f"fallback owner: created {email} (no team) from AFTERCARE_FALLBACK_OWNER_EMAIL"
+
+
+class TeamLead(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    email: str
+    name: str
+
+
+async def team_leads(team_id: int) -> list[TeamLead]:
+    """The active leads of a team: who hears of its overdue tasks."""
+    rows = (
+        await Owner.select(Owner.id, Owner.email, Owner.name)
+        .where(Owner.team == team_id, Owner.role == "lead", Owner.active.eq(True))
+        .order_by(Owner.id)
+    )
+    return msgspec.convert(rows, list[TeamLead])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -49,6 +49,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Theme discovery: how often it runs (0 switches it off) and how far back it looks.
     discovery_interval_hours: float = 24.0
     discovery_window_days: float = 30.0
+    # Mail to owners and leads: smtp://host:port, smtps://, smtp+starttls:// (user:password@
+    # optional). Empty: messages are only kept in the database (shown at /admin/mail).
+    smtp_url: str = ""
+    mail_from: str = "Aftercare <aftercare@localhost>"
+    # A message the mail server did not take is tried this often, waiting twice as long each
+    # time from the first wait.
+    mail_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    mail_retry_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # How often the overdue job runs (one process claims each run), and from which hour (UTC)
+    # owners get their morning digest of overdue tasks.
+    overdue_check_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 8
     log_level: str = "INFO"
     # PostgreSQL connections per process and event loop (the API's, the workers').
     database_pool_size: int = 10
@@ -95,6 +107,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except msgspec.ValidationError as error:
         raise SettingsError(f"invalid setting: {error}") from error
     settings.broker_kind  # noqa: B018 - validates the scheme early
+    # Imported here: the mail channel module depends on this one.
+    from aftercare.mail import mail_channel
+
+    mail_channel(settings.smtp_url, settings.mail_from)  # validates the mail settings early
     if not settings.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise SettingsError(
             "AFTERCARE_DATABASE_URL must start with sqlite:/// or postgresql:// "

@@ -194,6 +194,8 @@ class FollowUpTask(Table):
     root_cause = Varchar(length=64, default="")
     resolution_note = Text(default="")
     first_contacted_at = Timestamptz(null=True, default=None)
+    # When the overdue job found it past due and unresolved (once: its lead is told then).
+    overdue_at = Timestamptz(null=True, default=None)
 
 
 class TaskEvent(Table):
@@ -226,6 +228,44 @@ class OutboxMessage(Table):
     payload = JSON()
     created_at = Timestamptz()
     dispatched_at = Timestamptz(null=True, default=None, index=True)
+
+
+class Notification(Table):
+    """A message to one person about a task (an assignment, an overdue task) or their morning
+    digest: at most one per key, written in the transaction of what causes it and delivered by
+    the send_mail actor (notifications.deliver_notification)."""
+
+    id: Serial
+    # task:{id}:event:{event id}:to:{email}, or digest:{yyyy-mm-dd}:{owner id}
+    key = Varchar(length=500, unique=True)
+    # assigned | overdue | digest (notifications.NoticeKind)
+    kind = Varchar(length=32)
+    channel = Varchar(length=16, default="mail")
+    recipient = Varchar(length=320)
+    task = ForeignKey(FollowUpTask, null=True, on_delete=OnDelete.set_null, index=True)
+    # What the message is about (the event, the digest's tasks); it is written out on delivery.
+    data = JSON()
+    subject = Varchar(length=300)
+    text_body = Text()
+    html_body = Text(default="")
+    # pending -> kept (no mail server configured) | sent | failed (with last_error)
+    status = Varchar(length=16, default="pending", index=True)
+    attempts = Integer(default=0)
+    last_error = Text(default="")
+    created_at = Timestamptz(index=True)
+    # When its delivery was last asked for or tried: a pending one long after is asked again.
+    requested_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class ScheduledJob(Table):
+    """A periodic job: the process whose conditional update moves `next_run_at` on runs it."""
+
+    id: Serial
+    name = Varchar(length=64, unique=True)
+    next_run_at = Timestamptz()
+    claimed_by = Varchar(length=200)
+    claimed_at = Timestamptz(null=True, default=None)
 
 
 class Topic(Table):
@@ -317,6 +357,8 @@ ALL_TABLES: list[type[Table]] = [
     TaskEvent,
     RootCause,
     OutboxMessage,
+    Notification,
+    ScheduledJob,
     Topic,
     CommentSentence,
     SentenceTopic,

@@ -11,6 +11,7 @@ from piccolo.query.functions.aggregate import Count
 
 from aftercare.db import locking_rows
 from aftercare.errors import InvalidInput, NotFound
+from aftercare.notifications import new_owner_of, notify_new_owner
 from aftercare.responses import (
     RESPONSE_ATTACHED,
     CommentReading,
@@ -265,10 +266,14 @@ SYSTEM = Actor(label="system")
 
 async def record_task_event(
     task_id: int, kind: str, actor: Actor, data: dict[str, Any], now: dt.datetime
-) -> None:
-    """One event of a task's history; call inside the transaction of the change it records."""
+) -> int:
+    """One event of a task's history; call inside the transaction of the change it records.
+
+    Every assignment (creation, reassignment, a move away from an absent owner) passes here,
+    so here its new owner is told, in the same transaction; not when they took it themselves.
+    """
     payload = {**data, "actor_user_id": actor.user_id} if actor.user_id is not None else data
-    await TaskEvent.insert(
+    inserted = await TaskEvent.insert(
         TaskEvent(
             task=task_id,
             kind=kind,
@@ -276,7 +281,20 @@ async def record_task_event(
             data=msgspec.json.encode(payload).decode(),
             at=now,
         )
-    )
+    ).returning(TaskEvent.id)
+    event_id = int(inserted[0]["id"])
+    new_owner = new_owner_of(kind, data)
+    if new_owner is not None and new_owner != actor.user_id:
+        await notify_new_owner(
+            task_id,
+            event_id,
+            new_owner,
+            event_kind=kind,
+            by=actor.label,
+            reason=str(data.get("reason", "")),
+            now=now,
+        )
+    return event_id
 
 
 _TASK_COLUMNS = (

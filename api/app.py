@@ -31,6 +31,7 @@ from api.cases import CaseController
 from api.deps import DEPENDENCIES
 from api.directory import OwnerController, TeamController
 from api.health import health, ready
+from api.mail import MailController
 from api.openapi import allow_every_method, complete_openapi
 from api.params import refuse_control_characters, refuse_unknown_query_parameters
 from api.problems import domain_problem, invalid_parameters_response, unexpected_error_handlers
@@ -43,6 +44,7 @@ from api.topics import TopicController
 from api.users import UserController
 from web import STATIC_DIR, TEMPLATES_DIR
 from web.access_log import mask_survey_tokens_in_access_log
+from web.admin_pages import AdminPageController
 from web.sessions import SESSION_STORE, SESSIONLESS_PATHS, DatabaseSessionStore, session_config
 from web.sign_in_pages import SignInController
 from web.signed_in import SignInRequired, provide_signed_in_caller, redirect_to_sign_in
@@ -91,6 +93,7 @@ def create_app(
             ThemeController,
             RootCauseController,
             UserController,
+            MailController,
         ],
         guards=[require_api_token, refuse_unknown_query_parameters],
     )
@@ -101,6 +104,7 @@ def create_app(
             home,
             SignInController,
             InboxController,
+            AdminPageController,
             TaskPageController,
         ],
         dependencies={"caller": Provide(provide_signed_in_caller)},

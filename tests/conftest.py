@@ -151,7 +151,12 @@ def _purge_broker_queues() -> None:
     from worker.main import build_actors
 
     actors = build_actors(TEST_SETTINGS, engine())
-    for actor in (actors.analyse_responses, actors.discover_themes):
+    for actor in (
+        actors.analyse_responses,
+        actors.discover_themes,
+        actors.send_mail,
+        actors.mark_overdue_tasks,
+    ):
         actors.broker.declare_queue(actor.queue_name)
         flush = getattr(actors.broker, "flush", None)
         if flush is not None:

@@ -24,9 +24,10 @@ from aftercare.cases import ClosedCase, CustomerDetails, record_closed_case
 from aftercare.clock import FixedClock
 from aftercare.directory import NewTeam, NewUser, create_owner, create_team
 from aftercare.responses import SurveyAnswers, submit_response
-from aftercare.tables import DiscoveredTheme, DiscoveryRun, FollowUpTask, Topic
+from aftercare.tables import DiscoveredTheme, DiscoveryRun, FollowUpTask, SignInFailure, Topic
 from tests.conftest import API_TOKEN, PINNED_NOW, api_client, empty_database, run, settings_with
 from tests.helpers import ApiClient, survey_token
+from tests.web.conftest import csrf_token, give_everyone_the_password, signed_in
 
 # Who calls, in the order of the table's columns.
 PERSONAS = ("anonymous", "viewer", "owner_a", "owner_b", "lead_a", "admin", "bootstrap")
@@ -75,6 +76,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/tokens"): "401 403 ok 403 403 ok ok",
     ("POST", "/api/v1/users/{user_id}/tokens"): "401 403 ok 403 403 ok ok",
     ("DELETE", "/api/v1/users/{user_id}/tokens/{token_id}"): "401 403 ok 403 403 ok ok",
+    # The mail the product wrote: admins only.
+    ("GET", "/api/v1/mail"): "401 403 403 403 403 ok ok",
     # Survey pages, probes, the API's documents and static files: no token at all.
     ("GET", "/"): "open open open open open open open",
     ("GET", "/s/{token}"): "open open open open open open open",
@@ -95,6 +98,30 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/schema/elements"): "open open open open open open open",
     ("GET", "/schema/oauth2-redirect.html"): "open open open open open open open",
 }
+# The signed-in pages answer who signed in (a session), not a bearer token; "signin" is a
+# redirect to the sign-in page. Columns: anonymous, viewer, owner_a, owner_b, lead_a, admin.
+PAGE_PERSONAS = ("anonymous", "viewer", "owner_a", "owner_b", "lead_a", "admin")
+PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/login"): "open open open open open open",
+    ("POST", "/login"): "open open open open open open",
+    ("GET", "/inbox"): "signin ok ok ok ok ok",
+    ("GET", "/tasks/{task_id}"): "signin ok ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/notes"): "signin 403 ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/contacts"): "signin 403 ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/status"): "signin 403 ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/priority"): "signin 403 ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/owner"): "signin 403 ok 404 ok ok",
+    ("POST", "/tasks/{task_id}/claim"): "signin 403 ok 404 ok ok",
+    ("GET", "/admin/mail"): "signin 403 403 403 403 ok",
+    # Last: it ends the session.
+    ("POST", "/logout"): "open open open open open open",
+}
+PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/tasks/{task_id}/notes"): {"text": "Called, no answer."},
+    ("POST", "/tasks/{task_id}/contacts"): {"channel": "phone", "outcome": "no_answer"},
+    ("POST", "/tasks/{task_id}/priority"): {"priority": "P1"},
+}
+
 # OPTIONS, on every path: any live token under /api/v1 (it names the methods, no data), none
 # elsewhere.
 OPTIONS_UNDER_API = "401 ok ok ok ok ok ok"
@@ -119,7 +146,9 @@ class World(msgspec.Struct, kw_only=True):
 def world(migrated_database: None) -> World:
     """Teams A and B, one person of each kind, and a task of team A owned by owner_a."""
     empty_database()
-    return run(_build_world(FixedClock(PINNED_NOW)))
+    built = run(_build_world(FixedClock(PINNED_NOW)))
+    give_everyone_the_password()
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +269,9 @@ def _expected(method: str, path: str) -> dict[str, str]:
     return dict(zip(PERSONAS, outcomes, strict=True))
 
 
-def _matches(outcome: str, status: int) -> bool:
+def _matches(outcome: str, status: int, location: str = "") -> bool:
+    if outcome == "signin":
+        return status == 303 and location.startswith("/login?next=")
     if outcome == "ok":
         return status not in (401, 403, 404, 500)
     if outcome == "open":
@@ -250,7 +281,11 @@ def _matches(outcome: str, status: int) -> bool:
 
 def test_the_table_names_every_route_the_app_serves_and_nothing_else(app: ApiClient) -> None:
     served = _served_routes(app)
-    named = set(EXPECTED) | {(method, path) for method, path in served if method == "OPTIONS"}
+    named = (
+        set(EXPECTED)
+        | set(PAGES)
+        | {(method, path) for method, path in served if method == "OPTIONS"}
+    )
     assert served - named == set(), "routes without a line in EXPECTED: say who may call them"
     assert named - served == set(), "lines in EXPECTED for routes the app no longer serves"
 
@@ -262,7 +297,7 @@ def test_every_route_answers_each_caller_as_the_table_says(
     token = world.tokens[persona]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     wrong = []
-    for method, path in sorted(_served_routes(app)):
+    for method, path in sorted(_served_routes(app) - set(PAGES)):
         expected = _expected(method, path)[persona]
         url = path.format(**{name: world.path_values[name] for name in _names(path)})
         body = BODIES.get((method, path), {} if method in ("POST", "PATCH") else None)
@@ -274,3 +309,31 @@ def test_every_route_answers_each_caller_as_the_table_says(
 
 def _names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+@pytest.mark.parametrize("persona", PAGE_PERSONAS)
+def test_every_page_answers_each_signed_in_person_as_the_table_says(
+    app: ApiClient, world: World, persona: str
+) -> None:
+    http = app.http
+    http.cookies.clear()
+    # The empty sign-in form below is a failed sign-in from this address: start each count anew.
+    run(SignInFailure.delete(force=True))
+    if persona == "anonymous":
+        form_token = csrf_token(http, "/login")
+    else:
+        signed_in(http, f"{persona}@example.org")
+        form_token = csrf_token(http, "/inbox")
+    wrong = []
+    for (method, path), row in PAGES.items():
+        expected = dict(zip(PAGE_PERSONAS, row.split(), strict=True))[persona]
+        url = path.format(**{name: world.path_values[name] for name in _names(path)})
+        if method == "GET":
+            answer = http.get(url, follow_redirects=False)
+        else:
+            form = {**PAGE_FORMS.get((method, path), {}), "_csrf_token": form_token}
+            answer = http.post(url, data=form, follow_redirects=False)
+        if not _matches(expected, answer.status_code, answer.headers.get("location", "")):
+            wrong.append(f"{method} {path}: expected {expected}, got {answer.status_code}")
+    http.cookies.clear()
+    assert wrong == [], f"{persona}:\n" + "\n".join(wrong)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_DIR, fresh_database_url
+from tests.mail_server import Inbox, free_port, smtp_server, wait_until
 
 REDIS_URL = os.environ.get("AFTERCARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A database number of its own, so this test's queues never mix with anything else's.
@@ -30,7 +31,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def production(tmp_path: Path) -> Iterator[httpx.Client]:
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server the worker process mails through."""
+    with smtp_server(free_port()) as received:
+        yield received
+
+
+@pytest.fixture
+def production(tmp_path: Path, inbox: Inbox) -> Iterator[httpx.Client]:
     import redis
 
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -45,6 +53,7 @@ def production(tmp_path: Path) -> Iterator[httpx.Client]:
         AFTERCARE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         AFTERCARE_HOUSEKEEPING_INTERVAL_SECONDS="0.5",
         AFTERCARE_LOG_LEVEL="WARNING",
+        AFTERCARE_SMTP_URL=f"smtp://127.0.0.1:{inbox.port}",
     )
     subprocess.run([BIN / "aftercare", "migrate"], env=env, check=True, capture_output=True)
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("api", "worker")}  # noqa: SIM115
@@ -99,7 +108,9 @@ def _wait_until_ready(client: httpx.Client, api: subprocess.Popen[bytes]) -> Non
     raise AssertionError("aftercare serve did not become ready")
 
 
-def test_separate_api_and_worker_processes_close_the_loop(production: httpx.Client) -> None:
+def test_separate_api_and_worker_processes_close_the_loop(
+    production: httpx.Client, inbox: Inbox
+) -> None:
     assert production.post("/api/v1/teams", json={"slug": "support", "name": "Support"}).is_success
     owner = {"email": "sam@example.com", "name": "Sam", "team": "support"}
     assert production.post("/api/v1/owners", json=owner).is_success
@@ -126,3 +137,9 @@ def test_separate_api_and_worker_processes_close_the_loop(production: httpx.Clie
     assert body["sentiment_label"] == "negative"
     tasks = production.get("/api/v1/tasks", params={"owner": "sam@example.com"}).json()["items"]
     assert [task["id"] for task in tasks] == [body["follow_up_task_id"]]
+    # The worker process mailed Sam the task's link (the API process runs no worker).
+    [mail] = wait_until(lambda: inbox.to("sam@example.com"), timeout=60)
+    link = f"{str(production.base_url).rstrip('/')}/tasks/{body['follow_up_task_id']}"
+    assert link in mail.get_content()
+    [kept] = production.get("/api/v1/mail").json()["items"]
+    assert kept["status"] == "sent" and kept["recipient"] == "sam@example.com"

@@ -136,6 +136,7 @@ class InboxController(Controller):
         status: FromQuery[InboxStatus] = "active",
         team: Annotated[str | None, QueryParameter(max_length=64)] = None,
         priority: FromQuery[InboxPriority] = "",
+        topic: Annotated[str | None, QueryParameter(max_length=64)] = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
         now = clock()
@@ -145,6 +146,7 @@ class InboxController(Controller):
             team=team or None,
             statuses=_statuses(status),
             priority=priority or None,
+            topic=topic or None,
             scope=caller.task_scope,
         )
         found = await list_tasks(
@@ -153,7 +155,13 @@ class InboxController(Controller):
         counts = await count_tasks_by_status(filters, now=now)
         visible = caller.task_scope.team_ids
         teams = [each for each in await list_teams() if visible is None or each.id in visible]
-        chosen = {"view": view, "status": status, "team": team or "", "priority": priority}
+        chosen = {
+            "view": view,
+            "status": status,
+            "team": team or "",
+            "priority": priority,
+            "topic": topic or "",
+        }
         return Template(
             "inbox.html",
             context={
@@ -172,6 +180,7 @@ class InboxController(Controller):
                 "chosen": chosen,
                 "status_names": STATUS_NAMES,
                 "priorities": PRIORITIES,
+                "topics": await list_topics(),
                 "page": page,
                 "previous_url": _inbox_url(chosen, page - 1) if page > 1 else "",
                 "next_url": _inbox_url(chosen, page + 1)

@@ -15,10 +15,17 @@ from typing import Any
 
 import dramatiq
 
-from aftercare import analysis, themes
+from aftercare import analysis, notifications, overdue, themes
 from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock
+from aftercare.notifications import (
+    MAX_BACKOFF_FACTOR,
+    SEND_MAIL,
+    MailChannel,
+    NotDeliveredYet,
+)
 from aftercare.outbox import ANALYSE_RESPONSES
+from aftercare.overdue import MARK_OVERDUE_TASKS
 from aftercare.settings import Settings
 from aftercare.tasks import FollowUpPolicy
 from aftercare.themes import DISCOVER_THEMES, ThemeFinder
@@ -32,6 +39,8 @@ class ActorContext:
     clock: Clock
     analyser: Callable[[], CommentAnalyser]
     theme_finder: Callable[[], ThemeFinder]
+    # None: no mail server configured, messages are only kept in the database.
+    mail: MailChannel | None
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class Actors:
 
     analyse_responses: dramatiq.Actor[Any, Any]
     discover_themes: dramatiq.Actor[Any, Any]
+    send_mail: dramatiq.Actor[Any, Any]
+    mark_overdue_tasks: dramatiq.Actor[Any, Any]
 
     @property
     def broker(self) -> dramatiq.Broker:
@@ -48,7 +59,12 @@ class Actors:
 
     async def send(self, kind: str, payload: dict[str, Any]) -> None:
         """Send one outbox message to its actor (off the event loop: broker clients block)."""
-        actor = {ANALYSE_RESPONSES: self.analyse_responses, DISCOVER_THEMES: self.discover_themes}
+        actor = {
+            ANALYSE_RESPONSES: self.analyse_responses,
+            DISCOVER_THEMES: self.discover_themes,
+            SEND_MAIL: self.send_mail,
+            MARK_OVERDUE_TASKS: self.mark_overdue_tasks,
+        }
         await asyncio.to_thread(actor[kind].send, **payload)
 
 
@@ -68,6 +84,28 @@ def declare_actors(broker: dramatiq.Broker, context: ActorContext) -> Actors:
         """Cluster recent comment sentences into themes (a scheduled batch job)."""
         await themes.run_discovery(run_id, context.theme_finder(), clock=context.clock)
 
+    async def send_mail(notification_id: int) -> None:
+        """Deliver one notification (or only keep it, with no mail server); a failure that may
+        pass is retried with backoff until the notification's attempts run out."""
+        try:
+            await notifications.deliver_notification(
+                notification_id,
+                context.mail,
+                public_url=context.settings.public_url,
+                max_attempts=context.settings.mail_max_attempts,
+                clock=context.clock,
+            )
+        except NotDeliveredYet as error:
+            # Retry without an error's traceback in the log: the reason is on the row.
+            raise dramatiq.Retry(str(error)) from error
+
+    async def mark_overdue_tasks() -> None:
+        """Mark tasks past their deadline overdue and send the morning digests (scheduled)."""
+        await overdue.check_overdue_tasks(
+            now=context.clock(), digest_hour=context.settings.digest_hour
+        )
+
+    mail_backoff_ms = max(1, int(context.settings.mail_retry_seconds * 1000))
     return Actors(
         analyse_responses=dramatiq.actor(
             broker=broker,
@@ -84,4 +122,22 @@ def declare_actors(broker: dramatiq.Broker, context: ActorContext) -> Actors:
             max_retries=2,
             time_limit=60 * 60_000,
         )(discover_themes),
+        send_mail=dramatiq.actor(
+            broker=broker,
+            actor_name=SEND_MAIL,
+            queue_name="mail",
+            # The notification counts its attempts and fails itself at the last; these spare
+            # retries cover a database that is down while the actor runs.
+            max_retries=context.settings.mail_max_attempts + 3,
+            min_backoff=mail_backoff_ms,
+            max_backoff=mail_backoff_ms * MAX_BACKOFF_FACTOR,
+            time_limit=5 * 60_000,
+        )(send_mail),
+        mark_overdue_tasks=dramatiq.actor(
+            broker=broker,
+            actor_name=MARK_OVERDUE_TASKS,
+            queue_name="mail",
+            max_retries=2,
+            time_limit=10 * 60_000,
+        )(mark_overdue_tasks),
     )

@@ -1,5 +1,5 @@
 """The loop that feeds the broker: relay the outbox, re-request stale analyses, schedule
-theme discovery.
+theme discovery and the overdue check.
 
 It runs inside every API process (and as `aftercare housekeeping` on its own). Several copies
 at once are safe: rows are claimed before sending and actors are idempotent.
@@ -15,7 +15,10 @@ import time
 
 from aftercare.analysis import finish_without_sentiment
 from aftercare.clock import Clock
+from aftercare.notifications import request_stale_notifications, stale_mail_after
 from aftercare.outbox import Send, dispatch_outbox, request_stale_analyses
+from aftercare.overdue import MARK_OVERDUE_TASKS, OVERDUE_JOB
+from aftercare.schedule import claim_run, release_run, this_process
 from aftercare.settings import Settings
 from aftercare.sign_in import forget_expired_sign_ins
 from aftercare.tasks import FollowUpPolicy
@@ -25,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) -> int:
-    """One round: sweep stale analyses into the outbox, then relay the outbox to the broker;
-    forget expired sessions and sign-in failures."""
+    """One round: forget expired sessions and sign-in failures, sweep stale analyses and
+    notifications into the outbox, start the scheduled jobs this process claims, then relay the
+    outbox to the broker."""
     await forget_expired_sign_ins(now=clock())
     _, exhausted = await request_stale_analyses(
         clock=clock,
@@ -46,7 +50,27 @@ async def run_housekeeping_once(settings: Settings, clock: Clock, send: Send) ->
             every=dt.timedelta(hours=settings.discovery_interval_hours),
             window=dt.timedelta(days=settings.discovery_window_days),
         )
+    await request_stale_notifications(
+        now=clock(), stale_after=stale_mail_after(settings.mail_retry_seconds)
+    )
+    await start_overdue_check(settings, clock, send)
     return await dispatch_outbox(send, clock=clock, batch_size=settings.analysis_batch_size)
+
+
+async def start_overdue_check(settings: Settings, clock: Clock, send: Send) -> bool:
+    """Send the mark_overdue_tasks actor its run when this process claims it; True if so."""
+    now, process = clock(), this_process()
+    every = dt.timedelta(seconds=settings.overdue_check_interval_seconds)
+    if not await claim_run(OVERDUE_JOB, every=every, now=now, claimed_by=process):
+        return False
+    try:
+        sent = send(MARK_OVERDUE_TASKS, {})
+        if sent is not None:
+            await sent
+    except Exception:
+        await release_run(OVERDUE_JOB, now=now, claimed_by=process)
+        raise
+    return True
 
 
 class Housekeeper:

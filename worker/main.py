@@ -18,6 +18,7 @@ from piccolo.engine.base import Engine
 from aftercare.analysis import CommentAnalyser
 from aftercare.clock import Clock, system_clock
 from aftercare.db import bind_engine, close_pool, create_engine, start_pool
+from aftercare.mail import mail_channel
 from aftercare.settings import Settings, load_settings
 from worker.actors import ActorContext, Actors, declare_actors
 from worker.broker import build_broker
@@ -42,6 +43,7 @@ def build_actors(
         clock=clock,
         analyser=(lambda: analyser) if analyser else (lambda: packaged_analyser(settings)),
         theme_finder=packaged_theme_finder,
+        mail=mail_channel(settings.smtp_url, settings.mail_from),
     )
     return declare_actors(broker, context)
 

@@ -12,6 +12,7 @@ import pytest
 
 from aftercare.clock import FixedClock
 from aftercare.root_causes import DEFAULT_ROOT_CAUSES
+from nlp.topics import DEFAULT_TOPICS
 from tests.conftest import PINNED_NOW, TEST_SETTINGS, api_client
 from tests.helpers import ApiClient
 from tests.web.conftest import csrf_token, give_everyone_the_password, signed_in
@@ -122,6 +123,26 @@ def test_the_inbox_filters_are_kept_in_the_url_and_in_the_form(
     assert desk.http.get("/inbox?status=done").status_code == 400
     every = desk.http.get("/inbox?view=mine&status=any&team=&priority=")
     assert every.status_code == 200 and desk.tasks["early"] in card_order(every.text)
+
+
+def test_the_inbox_topic_filter_shows_the_tasks_whose_answer_mentions_it(
+    desk: Desk, clock: FixedClock
+) -> None:
+    desk.as_user("olivia@example.org")
+    every = card_order(desk.http.get("/inbox?status=any").text)
+    found = {
+        topic: [task for task in desk.api.tasks(topic=topic) if task["id"] in every]
+        for topic in (each.key for each in DEFAULT_TOPICS)
+    }
+    topic, expected = max(found.items(), key=lambda item: len(item[1]))
+    assert expected, "the model found none of these topics in the comments"
+
+    page = desk.http.get(f"/inbox?status=any&topic={topic}")
+
+    assert page.status_code == 200
+    assert card_order(page.text) == [task["id"] for task in expected]
+    assert f'<option value="{topic}" selected>' in page.text
+    assert desk.http.get("/inbox?topic=no-such-topic").status_code in (400, 422)
 
 
 def test_a_lead_sees_the_teams_tasks_and_an_owner_of_another_team_does_not(
