@@ -326,9 +326,12 @@ class TeamLead(msgspec.Struct, frozen=True, kw_only=True):
 
 async def team_leads(team_id: int) -> list[TeamLead]:
     """The active leads of a team: who hears of its overdue tasks."""
+    members = await member_ids([team_id])
+    if not members:
+        return []
     rows = (
         await Owner.select(Owner.id, Owner.email, Owner.name)
-        .where(Owner.team == team_id, Owner.role == "lead", Owner.active.eq(True))
+        .where(Owner.id.is_in(members), Owner.role == "lead", Owner.active.eq(True))
         .order_by(Owner.id)
     )
     return msgspec.convert(rows, list[TeamLead])

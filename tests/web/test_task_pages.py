@@ -245,7 +245,7 @@ def test_a_task_is_reassigned_within_its_team_and_claimed_back(
     page = desk.http.get(f"/tasks/{task_id}").text
     assert "Oscar Other (oscar@example.org)" in page and "bill@example.org" not in page
     outsider = desk.post_form(f"/tasks/{task_id}/owner", owner_id=str(users["bill@example.org"]))
-    assert outsider.status_code == 422 and "must belong to the task" in outsider.text
+    assert outsider.status_code == 422 and "must be a member of the task" in outsider.text
     moved = desk.post_form(f"/tasks/{task_id}/owner", owner_id=str(users["oscar@example.org"]))
     assert moved.status_code == 303
     assert desk.task(task_id)["owner"]["email"] == "oscar@example.org"
