@@ -22,6 +22,12 @@ def this_process() -> str:
 
 async def claim_run(name: str, *, every: dt.timedelta, now: dt.datetime, claimed_by: str) -> bool:
     """True when this caller won the job's run due at `now` (the next one is `every` later)."""
+    # Most checks find the run not yet due: a read then, not a write transaction each round.
+    planned = (
+        await ScheduledJob.select(ScheduledJob.next_run_at).where(ScheduledJob.name == name).first()
+    )
+    if planned is not None and planned["next_run_at"] > now:
+        return False
     async with write_transaction():
         await ScheduledJob.insert(
             ScheduledJob(name=name, next_run_at=now, claimed_by="")
